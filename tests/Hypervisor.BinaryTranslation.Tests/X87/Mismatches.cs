@@ -1,0 +1,34 @@
+using System.Text;
+
+namespace Hypervisor.BinaryTranslation.Tests.X87;
+
+/// <summary>Collects differential mismatches and fails with the first few, so one run shows the whole picture.</summary>
+internal sealed class Mismatches(string what)
+{
+    private readonly StringBuilder _first = new();
+    private int _count;
+    private long _cases;
+
+    public void Case() => _cases++;
+
+    public long Cases => _cases;
+
+    public void Add(string description)
+    {
+        if (_count++ < 25)
+            _first.AppendLine(description);
+    }
+
+    public void AssertNone()
+    {
+        Assert.True(_cases > 0, $"{what}: no cases ran");
+        Assert.True(_count == 0, $"{what}: {_count} mismatches in {_cases} cases\n{_first}");
+    }
+
+    /// <summary>Case counts scale with X87_CASE_MULTIPLIER for the long tool run (see README of the tests).</summary>
+    public static int Scale(int suiteCount)
+    {
+        string? m = Environment.GetEnvironmentVariable("X87_CASE_MULTIPLIER");
+        return m is not null && int.TryParse(m, out int k) && k > 0 ? checked(suiteCount * k) : suiteCount;
+    }
+}
