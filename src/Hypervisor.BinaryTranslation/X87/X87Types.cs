@@ -73,6 +73,19 @@ public readonly record struct X87Control(ushort Value)
     /// <summary>Exceptions in <paramref name="raised"/> whose mask bit is clear (the ones that would fault).</summary>
     public X87Status Unmasked(X87Status raised) => raised & X87Status.ExceptionMask & ~Masks;
 
+    /// <summary>
+    /// Whether an instruction that raised <paramref name="raised"/> must leave its destination unwritten: unmasked
+    /// IE/DE/ZE fault before the result exists (SDM §8.5.1-3); unmasked OE/UE also suppress a memory store, while a
+    /// register destination receives the rebiased result (§8.5.4-5); an unmasked PE still stores (§8.5.6).
+    /// </summary>
+    public bool SuppressesStore(X87Status raised, bool memoryDestination)
+    {
+        X87Status pre = X87Status.Invalid | X87Status.Denormal | X87Status.ZeroDivide;
+        if (memoryDestination)
+            pre |= X87Status.Overflow | X87Status.Underflow;
+        return (Unmasked(raised) & pre) != 0;
+    }
+
     public X87Control WithRounding(X87Rounding rc) => new((ushort)((Value & ~0x0C00) | ((int)rc << 10)));
     public X87Control WithPrecision(X87Precision pc) => new((ushort)((Value & ~0x0300) | ((int)pc << 8)));
     public X87Control WithMasks(X87Status masks) => new((ushort)((Value & ~0x3F) | ((int)masks & 0x3F)));
