@@ -66,10 +66,16 @@ public readonly partial struct Float80
             bool tiny = !TininessAfterRounding || !carriesToNormal;
             if (tiny)
             {
+                // §8.5.5: unmasked underflow is reported even for exact results; a register destination receives
+                // the result with its exponent biased up by 24576, a memory destination is left untouched. A result
+                // still tiny after the rebias (only FSCALE gets there) becomes a signed zero, whatever RC says (host).
+                if (!cw.IsMasked(X87Status.Underflow) && f.RegisterDestination && exp + f.BiasAdjust < f.EMin)
+                {
+                    st |= X87Status.Underflow | X87Status.Precision;
+                    return new Rounded(0, f.EMin, false, true);
+                }
                 if (!cw.IsMasked(X87Status.Underflow))
                 {
-                    // §8.5.5: unmasked underflow is reported even for exact results; a register destination receives
-                    // the result with its exponent biased up by 24576, a memory destination is left untouched.
                     st |= X87Status.Underflow;
                     if (!f.RegisterDestination)
                         return new Rounded(0, 0, false, false);
@@ -110,6 +116,12 @@ public readonly partial struct Float80
         if (exp > f.EMax)
         {
             st |= X87Status.Overflow;
+            if (!cw.IsMasked(X87Status.Overflow) && f.RegisterDestination && exp - f.BiasAdjust > f.EMax)
+            {
+                // Still too large after the rebias (FSCALE): infinity whatever RC says, as the host does.
+                st |= X87Status.Precision | X87Status.C1;
+                return new Rounded(IntegerBit, f.EMax + 1, true, true);
+            }
             if (!cw.IsMasked(X87Status.Overflow))
             {
                 if (!f.RegisterDestination)
