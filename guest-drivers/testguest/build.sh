@@ -1,0 +1,12 @@
+#!/bin/bash
+# Builds the multiboot test guests (ELF32) into $1 (default: ./out). Needs nasm and binutils (ld).
+set -euo pipefail
+here=$(cd "$(dirname "$0")" && pwd)
+out=${1:-$here/out}
+mkdir -p "$out"
+for guest in hello triplefault; do
+    nasm -f elf32 -I "$here/" -o "$out/$guest.o" "$here/$guest.asm"
+    ld -m elf_i386 -nostdlib --no-warn-rwx-segments -T "$here/link.ld" -o "$out/$guest.elf" "$out/$guest.o"
+    rm "$out/$guest.o"
+done
+echo "$out/hello.elf $out/triplefault.elf"
