@@ -28,6 +28,13 @@ namespace Hypervisor.BinaryTranslation.X87;
 /// then returns immediately with only that exception reported, and the caller must not store its result.
 /// The tests in tests/Hypervisor.BinaryTranslation.Tests/X87 compare all of this bit for bit with the host FPU.
 /// </para>
+/// <para>
+/// Files: Float80.Rounding.cs (the one rounding step: PC/RC, tininess, masked and unmasked OE/UE responses),
+/// Float80.Arithmetic.cs (FADD/FSUB/FMUL/FDIV/FSQRT, NaN rules), Float80.Conversions.cs (FILD/FIST/FISTTP,
+/// FLD/FST m32/m64, FBLD/FBSTP, FRNDINT), Float80.Operations.cs (FCOM/FUCOM/FTST, FXAM, FPREM/FPREM1, FSCALE,
+/// FXTRACT, FLDxx constants), Float80.Transcendental.cs (FSIN..FYL2XP1: correctly rounded from 320-bit
+/// evaluations, within 1 ulp of the hardware). Stack management (TOP, tags, SF with C1) is the interpreter's.
+/// </para>
 /// </summary>
 [StructLayout(LayoutKind.Sequential, Pack = 2)]
 public readonly partial struct Float80 : IEquatable<Float80>
