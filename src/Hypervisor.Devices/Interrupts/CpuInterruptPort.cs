@@ -1,0 +1,118 @@
+namespace Hypervisor.Devices.Interrupts;
+
+/// <summary>
+/// What a software CPU sees of the interrupt system: its INTR input (the LAPIC, or the PIC through LINT0 in
+/// virtual-wire mode or with the APIC globally disabled), the INTA cycle, NMI, INIT and SIPI, and a wake-up
+/// it can block on during HLT or wait-for-SIPI. One per vCPU; <see cref="UserspaceIrqChip.PortFor"/> gives it.
+/// </summary>
+public interface ICpuInterruptPort
+{
+    int VcpuIndex { get; }
+
+    /// <summary>This CPU's local APIC: its MMIO page, IA32_APIC_BASE, IA32_TSC_DEADLINE, CR8, save/restore.</summary>
+    Lapic Lapic { get; }
+
+    /// <summary>INTR is asserted: the CPU takes it at an instruction boundary when RFLAGS.IF = 1 and no shadow.</summary>
+    bool HasPendingInterrupt { get; }
+
+    /// <summary>
+    /// The INTA cycle: returns the vector to run. PIC interrupts (ExtINT) come first, as in KVM; otherwise the
+    /// LAPIC moves its highest deliverable request to in-service, or answers with its spurious vector.
+    /// </summary>
+    int AcknowledgeInterrupt();
+
+    /// <summary>Takes a pending NMI.</summary>
+    bool TakeNmi();
+
+    /// <summary>Takes a pending INIT; the LAPIC is already in its INIT state, the caller resets the CPU.</summary>
+    bool TakeInit();
+
+    /// <summary>Takes a SIPI if the CPU waits for one: the vector (start at vector &lt;&lt; 12), else null.</summary>
+    int? TakeSipi();
+
+    /// <summary>An AP after power-up or INIT: it must not run until <see cref="TakeSipi"/> returns a vector.</summary>
+    bool IsWaitingForSipi { get; }
+
+    /// <summary>
+    /// Blocks the vCPU thread until something may need it: NMI, INIT, SIPI (while waiting for one), a maskable
+    /// interrupt when <paramref name="interruptsEnabled"/> (HLT with IF = 0 sleeps through INTR, SDM Vol. 2 HLT),
+    /// a <see cref="Kick"/>, or the timeout. Returns whether an event is pending; callers re-check anyway.
+    /// </summary>
+    bool WaitForEvent(bool interruptsEnabled, TimeSpan timeout);
+
+    /// <summary>Ends a <see cref="WaitForEvent"/> early (pause, stop, reset requests from the VMM).</summary>
+    void Kick();
+
+    /// <summary>Signalled with every <see cref="Wakeup"/>, for callers that wait on several handles.</summary>
+    WaitHandle WakeHandle { get; }
+
+    /// <summary>Raised, on the thread that caused it, whenever something became pending for this vCPU.</summary>
+    event Action? Wakeup;
+}
+
+internal sealed class CpuInterruptPort : ICpuInterruptPort, IDisposable
+{
+    private readonly Pic8259 _pic;
+    private readonly ManualResetEventSlim _wake = new(false);
+
+    public CpuInterruptPort(int vcpuIndex, Lapic lapic, Pic8259 pic)
+    {
+        VcpuIndex = vcpuIndex;
+        Lapic = lapic;
+        _pic = pic;
+        lapic.Wakeup += Signal;
+    }
+
+    public event Action? Wakeup;
+
+    public int VcpuIndex { get; }
+
+    public Lapic Lapic { get; }
+
+    public bool HasPendingInterrupt =>
+        Lapic.HasDeliverableInterrupt || (Lapic.AcceptsPicInterrupt && _pic.HasInterrupt);
+
+    public bool IsWaitingForSipi => Lapic.IsWaitingForSipi;
+
+    public WaitHandle WakeHandle => _wake.WaitHandle;
+
+    public int AcknowledgeInterrupt()
+    {
+        // With the APIC globally disabled the CPU's INTA goes to the PIC whatever it answers (SDM 11.4.3).
+        if (Lapic.AcceptsPicInterrupt && (_pic.HasInterrupt || !Lapic.IsHardwareEnabled)) return _pic.Acknowledge();
+        return Lapic.Acknowledge();
+    }
+
+    public bool TakeNmi() => Lapic.TakeNmi();
+
+    public bool TakeInit() => Lapic.TakeInit();
+
+    public int? TakeSipi() => Lapic.TakeSipi();
+
+    public bool WaitForEvent(bool interruptsEnabled, TimeSpan timeout)
+    {
+        // Reset before looking, so an event that lands after the look still ends the wait.
+        _wake.Reset();
+        if (HasEvent(interruptsEnabled)) return true;
+        _wake.Wait(timeout);
+        return HasEvent(interruptsEnabled);
+    }
+
+    public void Kick() => _wake.Set();
+
+    /// <summary>Something may have become pending: wake the vCPU and tell subscribers.</summary>
+    internal void Signal()
+    {
+        _wake.Set();
+        Wakeup?.Invoke();
+    }
+
+    public void Dispose()
+    {
+        Lapic.Wakeup -= Signal;
+        _wake.Dispose();
+    }
+
+    private bool HasEvent(bool interruptsEnabled) =>
+        Lapic.HasPendingSpecialEvent || (interruptsEnabled && HasPendingInterrupt);
+}
