@@ -97,7 +97,7 @@ public sealed unsafe partial class KvmVcpu : IVcpu
                 case KVM_EXIT_SHUTDOWN:
                     return new VcpuExit(VcpuExitReason.Shutdown,
                         $"vCPU {Index}: triple fault (KVM_EXIT_SHUTDOWN): the guest hit an exception while " +
-                        $"delivering a double fault\n{DumpRegisters()}");
+                        $"delivering a double fault\n{DumpRegisters()}{ShutdownStateNote()}");
                 case KVM_EXIT_SYSTEM_EVENT:
                     return SystemEvent();
                 case KVM_EXIT_FAIL_ENTRY:
@@ -170,6 +170,23 @@ public sealed unsafe partial class KvmVcpu : IVcpu
         var words = new List<string>();
         for (int i = 0; i < Math.Min(e.ndata, 16u); i++) words.Add($"0x{e.data[i]:x}");
         return $"KVM internal error: {kind}" + (words.Count > 0 ? $" (data {string.Join(' ', words)})" : "");
+    }
+
+    /// <summary>
+    /// On AMD, KVM INITs the vCPU when it intercepts SHUTDOWN because the VMCB is undefined afterwards
+    /// (arch/x86/kvm/svm/svm.c, shutdown_interception), so the dump shows the INIT state; say so rather than
+    /// let a reader hunt for a fault at F000:FFF0.
+    /// </summary>
+    private string ShutdownStateNote()
+    {
+        kvm_regs r = default;
+        kvm_sregs sr = default;
+        if (LibC.ioctl(_fd, KvmIoctls.KVM_GET_REGS, &r) < 0 || LibC.ioctl(_fd, KvmIoctls.KVM_GET_SREGS, &sr) < 0)
+            return "";
+        return r.rip == 0xFFF0 && sr.cs.@base == 0xFFFF_0000
+            ? "\n(the host CPU is AMD: KVM re-initialised the vCPU at the shutdown, so these are INIT-state " +
+              "registers, not those of the faulting instruction)"
+            : "";
     }
 
     private VcpuExit Fail(string message) =>
