@@ -1,0 +1,27 @@
+using Hypervisor.Cli.Host;
+using Hypervisor.Machine;
+
+namespace Hypervisor.Cli;
+
+/// <summary>Runs a validated machine and returns the process exit status (see <see cref="MachineLauncher"/>).</summary>
+public delegate int MachineRunner(MachineConfig config, TextWriter diagnostics);
+
+/// <summary>
+/// What the hv command touches outside its arguments: its output streams, the host facts it validates
+/// against, and the machine it starts. Tests replace the parts they need to observe.
+/// </summary>
+public sealed record HvEnvironment
+{
+    public required TextWriter Output { get; init; }
+    public required TextWriter Error { get; init; }
+    public required MachineRunner RunMachine { get; init; }
+    public Func<ulong?> HostMemoryTotal { get; init; } = () => HostMemory.ReadTotal();
+    public Func<KvmStatus> ProbeKvm { get; init; } = () => KvmProbe.Probe();
+
+    public static HvEnvironment Process() => new()
+    {
+        Output = Console.Out,
+        Error = Console.Error,
+        RunMachine = MachineLauncher.Run,
+    };
+}

@@ -1,0 +1,3 @@
+using Hypervisor.Cli;
+
+return HvCli.Invoke(args, HvEnvironment.Process());
