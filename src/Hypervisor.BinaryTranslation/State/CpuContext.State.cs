@@ -1,0 +1,120 @@
+using Hypervisor.BinaryTranslation.Flags;
+using Hypervisor.Platform.Cpu;
+
+namespace Hypervisor.BinaryTranslation.State;
+
+public sealed partial class CpuContext
+{
+    /// <summary>Takes over a backend-neutral state (a deep copy is kept as the cold part).</summary>
+    public void Load(CpuState state)
+    {
+        Architectural = state.Clone();
+        for (int i = 0; i < 16; i++) Regs[i] = state.Gprs[i];
+        Regs[RegisterFile.ZeroSlot] = 0;
+        Rip = state.Rip;
+        Rflags = state.Rflags | FlagBits.Reserved1;
+        CcOp = 0;
+        Segments[(int)SegmentIndex.Es] = state.Es;
+        Segments[(int)SegmentIndex.Cs] = state.Cs;
+        Segments[(int)SegmentIndex.Ss] = state.Ss;
+        Segments[(int)SegmentIndex.Ds] = state.Ds;
+        Segments[(int)SegmentIndex.Fs] = state.Fs;
+        Segments[(int)SegmentIndex.Gs] = state.Gs;
+        Exit = ExitKind.None;
+        UpdateMode();
+    }
+
+    /// <summary>The current state in backend-neutral form (a new object).</summary>
+    public CpuState Save()
+    {
+        var s = Architectural.Clone();
+        for (int i = 0; i < 16; i++) s.Gprs[i] = Regs[i];
+        s.Rip = Rip;
+        s.Rflags = GetRflags();
+        s.Es = Segments[(int)SegmentIndex.Es];
+        s.Cs = Segments[(int)SegmentIndex.Cs];
+        s.Ss = Segments[(int)SegmentIndex.Ss];
+        s.Ds = Segments[(int)SegmentIndex.Ds];
+        s.Fs = Segments[(int)SegmentIndex.Fs];
+        s.Gs = Segments[(int)SegmentIndex.Gs];
+        return s;
+    }
+
+    /// <summary>
+    /// Recomputes the mode, default sizes and effective segment bases after CR0, EFER, RFLAGS.VM, CS or SS changed
+    /// (Intel SDM Vol. 3, 2.2 and 5.2: in 64-bit mode the bases of ES, CS, SS and DS are treated as 0).
+    /// </summary>
+    public void UpdateMode()
+    {
+        var a = Architectural;
+        ref var cs = ref Segments[(int)SegmentIndex.Cs];
+        ref var ss = ref Segments[(int)SegmentIndex.Ss];
+        bool longActive = (a.Efer & (1 << 10)) != 0;
+        if ((a.Cr0 & 1) == 0) Mode = CpuMode.Real;
+        else if (longActive) Mode = cs.Long ? CpuMode.Long64 : CpuMode.Compatibility;
+        else if ((Rflags & FlagBits.VM) != 0) Mode = CpuMode.Virtual8086;
+        else Mode = CpuMode.Protected;
+
+        switch (Mode)
+        {
+            case CpuMode.Long64:
+                CodeBits = 64;
+                StackBits = 64;
+                Cpl = cs.Dpl;
+                break;
+            case CpuMode.Real:
+            case CpuMode.Virtual8086:
+                CodeBits = cs.DefaultBig && Mode == CpuMode.Real ? 32 : 16;
+                StackBits = ss.DefaultBig && Mode == CpuMode.Real ? 32 : 16;
+                Cpl = Mode == CpuMode.Real ? 0 : 3;
+                break;
+            default:
+                CodeBits = cs.DefaultBig ? 32 : 16;
+                StackBits = ss.DefaultBig ? 32 : 16;
+                Cpl = cs.Dpl;
+                break;
+        }
+        LinearMask = Mode == CpuMode.Long64 ? ulong.MaxValue : 0xFFFF_FFFF;
+        for (int i = 0; i < 6; i++)
+            SegBase[i] = Mode == CpuMode.Long64 && i < (int)SegmentIndex.Fs ? 0 : Segments[i].Base;
+        ModeKey = (uint)(CodeBits >> 4) | (uint)(StackBits >> 4) << 3 | (uint)Mode << 6 | (uint)Cpl << 9;
+        TranslationGeneration++;
+    }
+
+    /// <summary>Linear address of the next instruction.</summary>
+    public ulong CodeLinear => (SegBase[(int)SegmentIndex.Cs] + Rip) & LinearMask;
+}
+
+public sealed partial class CpuContext
+{
+    /// <summary>What CPUID answers on this vCPU.</summary>
+    public Instructions.CpuidModel Cpuid { get; set; } = new();
+
+    /// <summary>Guest TSC frequency; the TSC counts host monotonic time at this rate.</summary>
+    public ulong TscFrequency { get; set; } = 2_000_000_000;
+
+    /// <summary>Added to the scaled host time (IA32_TSC writes adjust it, P1.4).</summary>
+    public long TscOffset;
+
+    public ulong ReadTsc()
+    {
+        long ticks = System.Diagnostics.Stopwatch.GetTimestamp();
+        var scaled = (UInt128)(ulong)ticks * TscFrequency / (ulong)System.Diagnostics.Stopwatch.Frequency;
+        return (ulong)scaled + (ulong)TscOffset;
+    }
+}
+
+public sealed partial class CpuContext
+{
+    /// <summary>
+    /// IN/INS: through the VM's I/O handler (the IOPL / TSS permission bitmap check comes with P1.4). Without
+    /// a handler nothing answers and the bus reads all-ones, as on a PC.
+    /// </summary>
+    public void PortRead(ushort port, Span<byte> data)
+    {
+        if (Memory.Io != null) Memory.Io.PortRead(port, data);
+        else data.Fill(0xFF);
+    }
+
+    public void PortWrite(ushort port, ReadOnlySpan<byte> data) => Memory.Io?.PortWrite(port, data);
+}
