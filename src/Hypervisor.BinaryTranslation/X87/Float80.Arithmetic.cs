@@ -47,9 +47,9 @@ public readonly partial struct Float80
     }
 
     /// <summary>Raises DE for (pseudo-)denormal operands; true when DE is unmasked so the instruction faults (§8.5.2).</summary>
-    private static bool DenormalFaults(Float80 a, Float80 b, X87Control cw, ref X87Status st)
+    private static bool DenormalFaults(Float80 a, Float80 b, X87Control cw, ref X87Status st, bool denormalSource = false)
     {
-        if (!a.IsDenormal && !b.IsDenormal)
+        if (!a.IsDenormal && !b.IsDenormal && !denormalSource)
             return false;
         st |= X87Status.Denormal;
         return !cw.IsMasked(X87Status.Denormal);
@@ -73,11 +73,17 @@ public readonly partial struct Float80
         return RoundToExtended(s, e, (UInt128)m << 64, precision, cw, ref st);
     }
 
-    public static Float80 Add(Float80 a, Float80 b, X87Control cw, ref X87Status st) => AddSub(a, b, false, cw, ref st);
+    // The optional denormalSource flag of the four basic operations is for m32/m64 operands widened by
+    // WidenFloat32/WidenFloat64 from a denormal: it raises DE exactly where a denormal register operand would
+    // (after the NaN checks, which suppress it), as FADD m32 etc. do on the host.
 
-    public static Float80 Subtract(Float80 a, Float80 b, X87Control cw, ref X87Status st) => AddSub(a, b, true, cw, ref st);
+    public static Float80 Add(Float80 a, Float80 b, X87Control cw, ref X87Status st, bool denormalSource = false) =>
+        AddSub(a, b, false, cw, ref st, denormalSource);
 
-    private static Float80 AddSub(Float80 a, Float80 b, bool subtract, X87Control cw, ref X87Status st)
+    public static Float80 Subtract(Float80 a, Float80 b, X87Control cw, ref X87Status st, bool denormalSource = false) =>
+        AddSub(a, b, true, cw, ref st, denormalSource);
+
+    private static Float80 AddSub(Float80 a, Float80 b, bool subtract, X87Control cw, ref X87Status st, bool ds)
     {
         st &= ~X87Status.C1;
         if (InvalidOperands(a, b, ref st, out Float80 special))
@@ -88,11 +94,11 @@ public readonly partial struct Float80
         {
             if (a.IsInfinity && b.IsInfinity && a.IsNegative != b.IsNegative)
                 return Invalid(ref st);
-            if (DenormalFaults(a, b, cw, ref st))
+            if (DenormalFaults(a, b, cw, ref st, ds))
                 return a;
             return a.IsInfinity ? a : b;
         }
-        if (DenormalFaults(a, b, cw, ref st))
+        if (DenormalFaults(a, b, cw, ref st, ds))
             return a;
         int p = cw.SignificandBits;
         if (a.IsZero && b.IsZero)
@@ -119,8 +125,9 @@ public readonly partial struct Float80
         return NormalizeRound(sa, ea + 1, r, p, cw, ref st);
     }
 
-    public static Float80 Multiply(Float80 a, Float80 b, X87Control cw, ref X87Status st)
+    public static Float80 Multiply(Float80 a, Float80 b, X87Control cw, ref X87Status st, bool denormalSource = false)
     {
+        bool ds = denormalSource;
         st &= ~X87Status.C1;
         if (InvalidOperands(a, b, ref st, out Float80 special))
             return special;
@@ -129,11 +136,11 @@ public readonly partial struct Float80
         {
             if (a.IsZero || b.IsZero)
                 return Invalid(ref st);
-            if (DenormalFaults(a, b, cw, ref st))
+            if (DenormalFaults(a, b, cw, ref st, ds))
                 return a;
             return PositiveInfinity.WithSign(sign);
         }
-        if (DenormalFaults(a, b, cw, ref st))
+        if (DenormalFaults(a, b, cw, ref st, ds))
             return a;
         if (a.IsZero || b.IsZero)
             return PositiveZero.WithSign(sign);
@@ -143,8 +150,9 @@ public readonly partial struct Float80
         return NormalizeRound(sign, ea + eb + 1, prod, cw.SignificandBits, cw, ref st);
     }
 
-    public static Float80 Divide(Float80 a, Float80 b, X87Control cw, ref X87Status st)
+    public static Float80 Divide(Float80 a, Float80 b, X87Control cw, ref X87Status st, bool denormalSource = false)
     {
+        bool ds = denormalSource;
         st &= ~X87Status.C1;
         if (InvalidOperands(a, b, ref st, out Float80 special))
             return special;
@@ -153,13 +161,13 @@ public readonly partial struct Float80
         {
             if (b.IsInfinity)
                 return Invalid(ref st);
-            if (DenormalFaults(a, b, cw, ref st))
+            if (DenormalFaults(a, b, cw, ref st, ds))
                 return a;
             return PositiveInfinity.WithSign(sign);
         }
         if (b.IsInfinity)
         {
-            if (DenormalFaults(a, b, cw, ref st))
+            if (DenormalFaults(a, b, cw, ref st, ds))
                 return a;
             return PositiveZero.WithSign(sign);
         }
@@ -172,7 +180,7 @@ public readonly partial struct Float80
             st |= X87Status.ZeroDivide;
             return PositiveInfinity.WithSign(sign);
         }
-        if (DenormalFaults(a, b, cw, ref st))
+        if (DenormalFaults(a, b, cw, ref st, ds))
             return a;
         if (a.IsZero)
             return PositiveZero.WithSign(sign);

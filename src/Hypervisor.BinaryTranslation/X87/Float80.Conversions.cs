@@ -146,6 +146,28 @@ public readonly partial struct Float80
         return new Float80(neg, ExponentBias - bias + e, IntegerBit | fraction);
     }
 
+    /// <summary>
+    /// The m32 operand of FADD/FSUB(R)/FMUL/FDIV(R)/FCOM: widened exactly and silently, an SNaN staying an SNaN so
+    /// that the two-operand NaN rules of SDM Table 4-7 see it (the QNaN in ST(0) wins over it, which converting
+    /// first would get wrong). Pass <paramref name="denormal"/> on as the operation's denormalSource argument.
+    /// </summary>
+    public static Float80 WidenFloat32(uint bits, out bool denormal)
+    {
+        var st = X87Status.None;
+        Float80 r = FromFloat32Bits(bits, new X87Control(0x037F), ref st);
+        denormal = (st & X87Status.Denormal) != 0;
+        return (bits & 0x7FC0_0000) == 0x7F80_0000 && (bits & 0x3F_FFFF) != 0 ? new Float80(r.Significand & ~QuietBit, r.SignExponent) : r;
+    }
+
+    /// <summary>The m64 operand of the arithmetic instructions, as <see cref="WidenFloat32"/>.</summary>
+    public static Float80 WidenFloat64(ulong bits, out bool denormal)
+    {
+        var st = X87Status.None;
+        Float80 r = FromFloat64Bits(bits, new X87Control(0x037F), ref st);
+        denormal = (st & X87Status.Denormal) != 0;
+        return (bits & 0x7FF8_0000_0000_0000) == 0x7FF0_0000_0000_0000 && (bits & 0x7_FFFF_FFFF_FFFF) != 0 ? new Float80(r.Significand & ~QuietBit, r.SignExponent) : r;
+    }
+
     /// <summary>FST m32: rounds under RC only (PC does not apply to stores, §8.1.5.2); see <see cref="ToFloat64Bits"/>.</summary>
     public static uint ToFloat32Bits(Float80 x, X87Control cw, ref X87Status st) =>
         (uint)ToBinary(x, RoundFormat.Single, 8, 23, cw, ref st);

@@ -10,10 +10,12 @@ public readonly partial struct Float80
     /// the semantics of FCOMI/FUCOMI and FTST (compare with +0). Assigns C3,C2,C0 per SDM FCOM Table 3-21 and
     /// clears C1; ±0 compare equal. Unsupported encodings are always invalid and unordered (§8.2.3).
     /// </summary>
-    public static X87Comparison Compare(Float80 a, Float80 b, bool unordered, X87Control cw, ref X87Status st)
+    public static X87Comparison Compare(Float80 a, Float80 b, bool unordered, X87Control cw, ref X87Status st, bool denormalSource = false)
     {
         // The condition codes are written even when IE/DE is unmasked: a compare has no destination to protect.
         X87Comparison r = CompareCore(a, b, unordered, ref st);
+        if (denormalSource && r != X87Comparison.Unordered)
+            st |= X87Status.Denormal;
         st &= ~CompareCodes;
         st |= r switch
         {

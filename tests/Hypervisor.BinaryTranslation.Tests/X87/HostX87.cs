@@ -51,6 +51,15 @@ internal static unsafe class HostX87
         return sw;
     }
 
+    public static ushort Memory(string op, Float80 a, ulong operand, ushort cw, out Float80 result)
+    {
+        var f = (delegate* unmanaged<Float80*, ulong*, ushort, Float80*, ushort>)Sym("x87_" + op);
+        Float80 r;
+        ushort sw = f(&a, &operand, cw, &r);
+        result = r;
+        return sw;
+    }
+
     public static ushort Push(string op, Float80 a, ushort cw, out Float80 st0, out Float80 st1)
     {
         var f = (delegate* unmanaged<Float80*, ushort, Float80*, ushort>)Sym("x87_" + op);

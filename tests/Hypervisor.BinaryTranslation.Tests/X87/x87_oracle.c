@@ -149,3 +149,31 @@ uint16_t x87_const(int which, uint16_t cw, f80 *r)
     default: return c_z(cw, r);
     }
 }
+
+/* Arithmetic with a memory operand: ST(0)=a, the m32/m64 operand from *m (FADD m32 ... FCOM m64). */
+#define OPMEM(name, insn)                                                                \
+    uint16_t name(const f80 *a, const void *m, uint16_t cw, f80 *r)                      \
+    {                                                                                    \
+        uint16_t sw;                                                                     \
+        __asm__ volatile("fninit\n\tfldcw %[cw]\n\tfldt %[a]\n\t" insn " %[m]\n\t"       \
+                         "fnstsw %[sw]\n\tfnclex\n\tfstpt %[r]\n\t"                      \
+                         : [sw] "=m"(sw), [r] "=m"(*r)                                  \
+                         : [a] "m"(*a), [m] "m"(*(const uint8_t(*)[8])m), [cw] "m"(cw)   \
+                         : CLOB);                                                        \
+        return sw;                                                                       \
+    }
+
+OPMEM(x87_fadds, "fadds")
+OPMEM(x87_fsubs, "fsubs")
+OPMEM(x87_fsubrs, "fsubrs")
+OPMEM(x87_fmuls, "fmuls")
+OPMEM(x87_fdivs, "fdivs")
+OPMEM(x87_fdivrs, "fdivrs")
+OPMEM(x87_fcoms, "fcoms")
+OPMEM(x87_faddl, "faddl")
+OPMEM(x87_fsubl, "fsubl")
+OPMEM(x87_fsubrl, "fsubrl")
+OPMEM(x87_fmull, "fmull")
+OPMEM(x87_fdivl, "fdivl")
+OPMEM(x87_fdivrl, "fdivrl")
+OPMEM(x87_fcoml, "fcoml")
