@@ -8,7 +8,7 @@ namespace Hypervisor.BinaryTranslation.X87;
 /// to the single final rounding is accurate to far more than 64 bits and the result is the correctly rounded one
 /// under RC (PC does not apply, SDM §8.1.5.2). Real x87 hardware is only specified to within 1 ulp
 /// (SDM §8.3.10), so results may differ from a given CPU in the last bit: against this host 89% (FPTAN) to 99.6%
-/// (FCOS) are bit-exact and all are within 1 ulp (X87TranscendentalTests prints the figures).
+/// (FCOS) of 100k random operands are bit-exact and all are within 1 ulp (X87TranscendentalTests prints them).
 /// FSIN/FCOS/FSINCOS/FPTAN reduce by pi/2 truncated to 66 bits like the hardware (SDM §8.3.10 "the FPU uses a
 /// 66-bit approximation of pi"): with an exact pi, large arguments (|x| &gt; 2^20) disagree with the host in many
 /// bits. Operands beyond ±2^63 set C2 and are left unchanged (SDM Vol. 2 FSIN). Special operands follow the SDM

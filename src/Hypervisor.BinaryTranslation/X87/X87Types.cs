@@ -59,7 +59,7 @@ public enum X87Precision
 /// </summary>
 public readonly record struct X87Control(ushort Value)
 {
-    /// <summary>FNINIT state: all exceptions masked, 64-bit precision, round to nearest (SDM Table 8-14... FINIT).</summary>
+    /// <summary>FNINIT state 037FH: all exceptions masked, 64-bit precision, round to nearest (SDM Vol. 2 FINIT/FNINIT).</summary>
     public static X87Control Default => new(0x037F);
 
     public X87Rounding Rounding => (X87Rounding)((Value >> 10) & 3);
