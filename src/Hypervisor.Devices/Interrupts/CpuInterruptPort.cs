@@ -40,7 +40,10 @@ public interface ICpuInterruptPort
     /// </summary>
     bool WaitForEvent(bool interruptsEnabled, TimeSpan timeout);
 
-    /// <summary>Ends a <see cref="WaitForEvent"/> early (pause, stop, reset requests from the VMM).</summary>
+    /// <summary>
+    /// Ends the current <see cref="WaitForEvent"/>, or the next one if none is in progress (pause, stop and reset
+    /// requests from the VMM).
+    /// </summary>
     void Kick();
 
     /// <summary>Signalled with every <see cref="Wakeup"/>, for callers that wait on several handles.</summary>
@@ -54,6 +57,7 @@ internal sealed class CpuInterruptPort : ICpuInterruptPort, IDisposable
 {
     private readonly Pic8259 _pic;
     private readonly ManualResetEventSlim _wake = new(false);
+    private int _kicked;
 
     public CpuInterruptPort(int vcpuIndex, Lapic lapic, Pic8259 pic)
     {
@@ -93,12 +97,18 @@ internal sealed class CpuInterruptPort : ICpuInterruptPort, IDisposable
     {
         // Reset before looking, so an event that lands after the look still ends the wait.
         _wake.Reset();
-        if (HasEvent(interruptsEnabled)) return true;
+        if (Interlocked.Exchange(ref _kicked, 0) != 0 || HasEvent(interruptsEnabled)) return HasEvent(interruptsEnabled);
         _wake.Wait(timeout);
+        Interlocked.Exchange(ref _kicked, 0);
         return HasEvent(interruptsEnabled);
     }
 
-    public void Kick() => _wake.Set();
+    public void Kick()
+    {
+        // Sticky until a wait consumes it, so a kick just before the vCPU halts is not lost.
+        Interlocked.Exchange(ref _kicked, 1);
+        _wake.Set();
+    }
 
     /// <summary>Something may have become pending: wake the vCPU and tell subscribers.</summary>
     internal void Signal()
