@@ -15,7 +15,6 @@ public sealed unsafe partial class KvmVcpu
     /// <summary>The MSRs this vCPU saves and restores (see <see cref="KvmMsrs"/>).</summary>
     public IReadOnlyList<uint> SavedMsrs => _msrIndices;
 
-    private bool HasXsave => _vm.Hypervisor.CheckExtension(KVM_CAP_XSAVE) > 0;
 
     private uint[] SelectMsrs()
     {
@@ -46,14 +45,14 @@ public sealed unsafe partial class KvmVcpu
         KvmNative.Ioctl(_fd, KvmIoctls.KVM_GET_SREGS, ref sregs, "KVM_GET_SREGS");
         FromSregs(s, sregs);
         GetFpu(s);
-        if (_vm.Hypervisor.CheckExtension(KVM_CAP_XCRS) > 0)
+        if (_hasXcrs)
         {
             kvm_xcrs xcrs = default;
             KvmNative.Ioctl(_fd, KvmIoctls.KVM_GET_XCRS, ref xcrs, "KVM_GET_XCRS");
             for (int i = 0; i < xcrs.nr_xcrs; i++)
                 if (xcrs.Xcr(i).xcr == 0) s.Xcr0 = xcrs.Xcr(i).value;
         }
-        if (_vm.Hypervisor.CheckExtension(KVM_CAP_DEBUGREGS) > 0)
+        if (_hasDebugRegs)
         {
             kvm_debugregs dr = default;
             KvmNative.Ioctl(_fd, KvmIoctls.KVM_GET_DEBUGREGS, ref dr, "KVM_GET_DEBUGREGS");
@@ -74,13 +73,15 @@ public sealed unsafe partial class KvmVcpu
     /// <summary>
     /// Loads a complete state, in the order QEMU's kvm_arch_put_registers uses: registers, FPU, XCRs, special
     /// registers, MSRs, MP state, LAPIC, events, debug registers (later ones depend on earlier ones).
+    /// A zeroed LAPIC page is not applied (see <see cref="HasLapicState"/>), and only MSRs present in
+    /// <see cref="CpuState.Msrs"/> are written.
     /// </summary>
     public void SetState(CpuState s)
     {
         var regs = ToRegs(s);
         KvmNative.Ioctl(_fd, KvmIoctls.KVM_SET_REGS, ref regs, "KVM_SET_REGS");
         SetFpu(s);
-        if (_vm.Hypervisor.CheckExtension(KVM_CAP_XCRS) > 0)
+        if (_hasXcrs)
         {
             var xcrs = new kvm_xcrs { nr_xcrs = 1 };
             xcrs.Xcr(0) = new kvm_xcr { xcr = 0, value = s.Xcr0 };
@@ -91,19 +92,30 @@ public sealed unsafe partial class KvmVcpu
         SetMsrs(s, i => i != KvmMsrs.TscDeadline);
         var mp = new kvm_mp_state { mp_state = ToMpState(s) };
         KvmNative.Ioctl(_fd, KvmIoctls.KVM_SET_MP_STATE, ref mp, "KVM_SET_MP_STATE");
-        kvm_lapic_state lapic = default;
-        s.LapicRegisters.AsSpan(0, KVM_APIC_REG_SIZE).CopyTo(new Span<byte>(lapic.regs, KVM_APIC_REG_SIZE));
-        KvmNative.Ioctl(_fd, KvmIoctls.KVM_SET_LAPIC, ref lapic, "KVM_SET_LAPIC");
+        if (HasLapicState(s))
+        {
+            kvm_lapic_state lapic = default;
+            s.LapicRegisters.AsSpan(0, KVM_APIC_REG_SIZE).CopyTo(new Span<byte>(lapic.regs, KVM_APIC_REG_SIZE));
+            KvmNative.Ioctl(_fd, KvmIoctls.KVM_SET_LAPIC, ref lapic, "KVM_SET_LAPIC");
+        }
         SetMsrs(s, i => i == KvmMsrs.TscDeadline);
         var events = ToEvents(s);
         KvmNative.Ioctl(_fd, KvmIoctls.KVM_SET_VCPU_EVENTS, ref events, "KVM_SET_VCPU_EVENTS");
-        if (_vm.Hypervisor.CheckExtension(KVM_CAP_DEBUGREGS) > 0)
+        if (_hasDebugRegs)
         {
             var dr = new kvm_debugregs { dr6 = s.Dr6, dr7 = s.Dr7 };
             (dr.db[0], dr.db[1], dr.db[2], dr.db[3]) = (s.Dr0, s.Dr1, s.Dr2, s.Dr3);
             KvmNative.Ioctl(_fd, KvmIoctls.KVM_SET_DEBUGREGS, ref dr, "KVM_SET_DEBUGREGS");
         }
     }
+
+    /// <summary>
+    /// A state built by hand (a boot loader's entry state) leaves the LAPIC page zeroed. Every local APIC has a
+    /// non-zero version register (offset 0x30; Intel SDM Vol. 3, 11.4.8), so a zero there means "no LAPIC
+    /// state": the vCPU keeps KVM's reset LAPIC (with LVT0 in ExtINT on the BSP, which the PIC's timer
+    /// interrupt needs until the guest programs its APIC) instead of being given an all-zero one.
+    /// </summary>
+    internal static bool HasLapicState(CpuState s) => BitConverter.ToUInt32(s.LapicRegisters, 0x30) != 0;
 
     private static void FromRegs(CpuState s, in kvm_regs r)
     {
@@ -167,7 +179,7 @@ public sealed unsafe partial class KvmVcpu
 
     private void GetFpu(CpuState s)
     {
-        if (HasXsave)
+        if (_hasXsave)
         {
             var xsave = new byte[sizeof(kvm_xsave)];
             fixed (byte* p = xsave) KvmNative.Ioctl(_fd, KvmIoctls.KVM_GET_XSAVE, p, "KVM_GET_XSAVE");
@@ -182,7 +194,7 @@ public sealed unsafe partial class KvmVcpu
 
     private void SetFpu(CpuState s)
     {
-        if (HasXsave)
+        if (_hasXsave)
         {
             // FxSave is always complete, XSave only when a backend had one: FxSave wins for x87/SSE, and the
             // XSTATE_BV bits for those two components are set so the CPU takes them from the legacy area.

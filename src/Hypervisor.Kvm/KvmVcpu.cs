@@ -21,6 +21,7 @@ public sealed unsafe partial class KvmVcpu : IVcpu
     private nuint _runningThread;
     private int _kickRequested;
     private bool _signalMaskSet;
+    private readonly bool _hasXsave, _hasXcrs, _hasDebugRegs;
 
     internal KvmVcpu(KvmVm vm, int index)
     {
@@ -30,6 +31,9 @@ public sealed unsafe partial class KvmVcpu : IVcpu
         try
         {
             _runSize = vm.Hypervisor.VcpuMmapSize;
+            _hasXsave = vm.Hypervisor.CheckExtension(KVM_CAP_XSAVE) > 0;
+            _hasXcrs = vm.Hypervisor.CheckExtension(KVM_CAP_XCRS) > 0;
+            _hasDebugRegs = vm.Hypervisor.CheckExtension(KVM_CAP_DEBUGREGS) > 0;
             void* p = LibC.mmap(null, (size_t)_runSize, LibC.PROT_READ | LibC.PROT_WRITE, LibC.MAP_SHARED, _fd, 0);
             if (p == (void*)-1) throw LinuxError.Exception($"mmap of kvm_run for vCPU {index}");
             _run = (kvm_run*)p;

@@ -12,6 +12,8 @@
 #
 # Environment: HV_NESTED_HV=try (default: hv-* results are reported but not counted while the machine is being
 # written), require (hv-* failures and skips fail the run) or off. HV_NESTED_TIMEOUT (s, default 900).
+# HV_NESTED_CPU: the L1 CPU model (default qemu64,+svm,+npt); qemu64,+svm,+npt,-xsave makes L1's KVM lack
+# KVM_CAP_XSAVE, which covers the KVM_GET/SET_FPU path of the state code.
 # Output: tests/nested/out/ (git-ignored); the L1 serial log is out/l1-serial.log.
 # Exit status 0 when every counted test passed; the last line is "N passed, N failed".
 set -euo pipefail
@@ -23,6 +25,7 @@ cache=$here/cache
 root=$out/l1-root
 hv_mode=${HV_NESTED_HV:-try}
 timeout_s=${HV_NESTED_TIMEOUT:-900}
+l1_cpu=${HV_NESTED_CPU:-qemu64,+svm,+npt}
 tests=("$@")
 [[ ${#tests[@]} -gt 0 ]] || tests=(selftest qemu-linux hv-multiboot hv-linux)
 
@@ -165,9 +168,9 @@ build_l1() {
 boot_l1() {
     local list
     list=$(IFS=,; echo "${tests[*]}")
-    log "booting L1 (qemu TCG, -cpu qemu64,+svm,+npt) for: $list"
+    log "booting L1 (qemu TCG, -cpu $l1_cpu) for: $list"
     local start=$SECONDS status=0
-    timeout "$timeout_s" qemu-system-x86_64 -accel tcg -cpu qemu64,+svm,+npt -m 2048 -smp 1 -nographic \
+    timeout "$timeout_s" qemu-system-x86_64 -accel tcg -cpu "$l1_cpu" -m 2048 -smp 1 -nographic \
         -no-reboot -kernel "$vmlinuz" -initrd "$out/l1-initrd.cpio" \
         -append "console=ttyS0 quiet panic=-1 nested.tests=$list" </dev/null >"$out/l1-serial.log" 2>&1 ||
         status=$?
