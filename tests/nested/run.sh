@@ -12,8 +12,7 @@
 #
 # Environment: HV_NESTED_HV=try (default: hv-* results are reported but not counted while the machine is being
 # written), require (hv-* failures and skips fail the run) or off. HV_NESTED_TIMEOUT (s, default 900).
-# HV_NESTED_CPU: the L1 CPU model (default qemu64,+svm,+npt); qemu64,+svm,+npt,-xsave makes L1's KVM lack
-# KVM_CAP_XSAVE, which covers the KVM_GET/SET_FPU path of the state code.
+# HV_NESTED_CPU: the L1 CPU model (default qemu64,+svm,+npt).
 # Output: tests/nested/out/ (git-ignored); the L1 serial log is out/l1-serial.log.
 # Exit status 0 when every counted test passed; the last line is "N passed, N failed".
 set -euo pipefail
