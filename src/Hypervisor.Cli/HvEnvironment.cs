@@ -1,3 +1,4 @@
+using System.Text;
 using Hypervisor.Cli.Host;
 using Hypervisor.Machine;
 
@@ -20,8 +21,16 @@ public sealed record HvEnvironment
 
     public static HvEnvironment Process() => new()
     {
-        Output = Console.Out,
-        Error = Console.Error,
+        Output = OpenUnbuffered(1),
+        Error = OpenUnbuffered(2),
         RunMachine = MachineLauncher.Run,
     };
+
+    /// <summary>
+    /// A writer straight on a descriptor. System.Console would do, except that its first write on a terminal
+    /// switches the terminal to keypad-transmit mode, and the guest would then get other bytes for the cursor
+    /// keys than it expects from a serial line.
+    /// </summary>
+    private static TextWriter OpenUnbuffered(int fd) =>
+        new StreamWriter(new DescriptorStream(fd), new UTF8Encoding(encoderShouldEmitUTF8Identifier: false)) { AutoFlush = true };
 }

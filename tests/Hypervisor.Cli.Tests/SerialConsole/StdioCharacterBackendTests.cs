@@ -104,3 +104,36 @@ public unsafe class StdioCharacterBackendTests : IDisposable
         LibC.close(_inputRead);
     }
 }
+
+/// <summary>The stdio console on a pseudo terminal: raw mode and the Ctrl-A escapes.</summary>
+public sealed unsafe class StdioCharacterBackendOnAPtyTests
+{
+    [Fact]
+    public void Keys_reach_the_guest_raw_and_ctrl_a_x_quits_with_the_terminal_restored()
+    {
+        using var pty = new PseudoTerminal();
+        uint cookedFlags = pty.SlaveSettings.c_lflag;
+        using var quit = new ManualResetEventSlim();
+        var received = new BlockingCollection<byte>();
+
+        using var backend = new StdioCharacterBackend(pty.Slave, pty.Slave, quit.Set);
+        Assert.True(backend.IsInteractive);
+        Assert.Equal(0u, pty.SlaveSettings.c_lflag & LibC.ICANON);
+        backend.SetReceiver(data =>
+        {
+            foreach (byte b in data) received.Add(b);
+        });
+
+        // Ctrl-C and a carriage return arrive as typed: no signal, no CR-to-NL translation, no line buffering.
+        pty.Type("ls\x03\r\x01\x01"u8);
+        byte[] keys = new byte[5];
+        for (int i = 0; i < keys.Length; i++)
+            Assert.True(received.TryTake(out keys[i], TimeSpan.FromSeconds(10)));
+        Assert.Equal("ls\x03\r\x01"u8.ToArray(), keys);
+
+        pty.Type("\x01x"u8);
+        Assert.True(quit.Wait(TimeSpan.FromSeconds(10)), "Ctrl-A x did not quit");
+        Assert.True(backend.WaitForEndOfInput(TimeSpan.FromSeconds(10)));
+        Assert.Equal(cookedFlags, pty.SlaveSettings.c_lflag);
+    }
+}

@@ -43,3 +43,27 @@ public unsafe class TerminalModeTests
         }
     }
 }
+
+public unsafe class TerminalModeOnAPtyTests
+{
+    [Fact]
+    public void Enter_raw_then_restore_puts_the_original_settings_back()
+    {
+        using var pty = new PseudoTerminal();
+        termios before = pty.SlaveSettings;
+        Assert.NotEqual(0u, before.c_lflag & LibC.ICANON); // a fresh pty starts cooked
+
+        TerminalMode mode = TerminalMode.EnterRaw(pty.Slave) ?? throw new Xunit.Sdk.XunitException("a pty is a terminal");
+        termios raw = pty.SlaveSettings;
+        Assert.Equal(0u, raw.c_lflag & (LibC.ICANON | LibC.ECHO | LibC.ISIG));
+        Assert.Equal(0u, raw.c_iflag & LibC.ICRNL);
+
+        mode.Restore();
+        mode.Restore(); // idempotent: signal handler, process exit and Dispose may all call it
+        termios after = pty.SlaveSettings;
+        Assert.Equal(before.c_lflag, after.c_lflag);
+        Assert.Equal(before.c_iflag, after.c_iflag);
+        Assert.Equal(before.c_oflag, after.c_oflag);
+        Assert.Equal(before.c_cflag, after.c_cflag);
+    }
+}
