@@ -121,3 +121,17 @@ public class BzImageTests
         Assert.Equal(0UL, memory.Read<ulong>(result.BootParamsAddress + 0x70));
     }
 }
+
+public class KernelFormatTests
+{
+    [Fact]
+    public void Bzimage_multiboot_and_other_files_are_told_apart()
+    {
+        Assert.Equal(KernelFormat.BzImage, KernelFormats.Identify(new SyntheticBzImage().Build(), "k"));
+        var multiboot = new byte[4096];
+        BitConverter.TryWriteBytes(multiboot.AsSpan(0x100), 0x1BADB002u);
+        Assert.Equal(KernelFormat.Multiboot, KernelFormats.Identify(multiboot, "k"));
+        var e = Assert.Throws<BootImageException>(() => KernelFormats.Identify(new byte[4096], "/boot/blob"));
+        Assert.Equal("/boot/blob: not a Linux bzImage or a multiboot kernel", e.Message);
+    }
+}
