@@ -141,6 +141,10 @@ public static unsafe class ControlFlow
         return Branch<T>(c, c.Rip + op.Imm);
     }
 
+    /// <summary>Far JMP/CALL through memory load CS as well; they come with protected-mode transfers (P1.4).</summary>
+    private static bool IsFarPointer(MemorySize size) =>
+        size is MemorySize.SegPtr16 or MemorySize.SegPtr32 or MemorySize.SegPtr64;
+
     private static int BranchSize(in Instruction ins) => ins.Op0Kind switch
     {
         OpKind.NearBranch16 => 2,
@@ -189,7 +193,7 @@ public static unsafe class ControlFlow
                     2 => &JmpIndirect<ushort, FromReg>, 4 => &JmpIndirect<uint, FromReg>, _ => &JmpIndirect<ulong, FromReg>,
                 };
                 return true;
-            case Mnemonic.Jmp when ins.Op0Kind == OpKind.Memory && ins.MemorySize.GetSize() <= 8:
+            case Mnemonic.Jmp when ins.Op0Kind == OpKind.Memory && !IsFarPointer(ins.MemorySize):
                 op.Handler = size switch
                 {
                     2 => &JmpIndirect<ushort, FromMem>, 4 => &JmpIndirect<uint, FromMem>, _ => &JmpIndirect<ulong, FromMem>,
@@ -214,7 +218,7 @@ public static unsafe class ControlFlow
                     _ => &CallIndirect<ulong, FromReg, Stack64>,
                 };
                 return true;
-            case Mnemonic.Call when ins.Op0Kind == OpKind.Memory && ins.MemorySize.GetSize() <= 8:
+            case Mnemonic.Call when ins.Op0Kind == OpKind.Memory && !IsFarPointer(ins.MemorySize):
                 op.Handler = (size, stack) switch
                 {
                     (2, 16) => &CallIndirect<ushort, FromMem, Stack16>, (2, 32) => &CallIndirect<ushort, FromMem, Stack32>,

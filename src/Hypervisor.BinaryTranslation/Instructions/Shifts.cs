@@ -69,6 +69,17 @@ public static unsafe class Shifts
             c.Write<T>(linear, value);
     }
 
+    /// <summary>
+    /// A masked count of 0 changes no flags, but a 32-bit register destination is still written, so its upper
+    /// half is cleared (observed on AMD Zen and Intel parts; Intel SDM Vol. 1, 3.4.1.1).
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static bool KeepOperand<T, TTarget>(CpuContext c, ref Op op, ulong a) where T : unmanaged where TTarget : struct, ITarget
+    {
+        if (typeof(T) == typeof(uint) && typeof(TTarget) == typeof(RegTarget)) c.SetReg<uint>(op.R0, a);
+        return true;
+    }
+
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static int MaskCount<T>(int count) where T : unmanaged => count & (typeof(T) == typeof(ulong) ? 0x3F : 0x1F);
 
@@ -77,7 +88,7 @@ public static unsafe class Shifts
     {
         int n = MaskCount<T>(TCount.Get(c, ref op));
         if (!TTarget.Read<T>(c, ref op, out ulong a, out ulong lin)) return false;
-        if (n == 0) return true;
+        if (n == 0) return KeepOperand<T, TTarget>(c, ref op, a);
         ulong r = n >= 64 ? 0 : a << n;
         if (!TTarget.Write<T>(c, ref op, lin, r)) return false;
         c.SetCc(LazyFlags.Make(CcKind.Shl, Sz<T>.Log2), r, a << (n - 1), 0);
@@ -89,7 +100,7 @@ public static unsafe class Shifts
     {
         int n = MaskCount<T>(TCount.Get(c, ref op));
         if (!TTarget.Read<T>(c, ref op, out ulong a, out ulong lin)) return false;
-        if (n == 0) return true;
+        if (n == 0) return KeepOperand<T, TTarget>(c, ref op, a);
         ulong r = a >> n;
         if (!TTarget.Write<T>(c, ref op, lin, r)) return false;
         c.SetCc(LazyFlags.Make(CcKind.Shr, Sz<T>.Log2), r, a >> (n - 1), a);
@@ -101,7 +112,7 @@ public static unsafe class Shifts
     {
         int n = MaskCount<T>(TCount.Get(c, ref op));
         if (!TTarget.Read<T>(c, ref op, out ulong a, out ulong lin)) return false;
-        if (n == 0) return true;
+        if (n == 0) return KeepOperand<T, TTarget>(c, ref op, a);
         long s = Sz<T>.SignExtend(a);
         ulong r = (ulong)(s >> n);
         if (!TTarget.Write<T>(c, ref op, lin, r)) return false;
@@ -118,7 +129,7 @@ public static unsafe class Shifts
     {
         int n = MaskCount<T>(TCount.Get(c, ref op));
         if (!TTarget.Read<T>(c, ref op, out ulong a, out ulong lin)) return false;
-        if (n == 0) return true;
+        if (n == 0) return KeepOperand<T, TTarget>(c, ref op, a);
         int bits = Sz<T>.Bits;
         ulong mask = Sz<T>.Mask, sign = Sz<T>.Sign;
         var kind = (Kind)op.Cond;
@@ -181,13 +192,18 @@ public static unsafe class Shifts
     {
         int n = MaskCount<T>(TCount.Get(c, ref op));
         if (!TTarget.Read<T>(c, ref op, out ulong a, out ulong lin)) return false;
-        if (n == 0) return true;
+        if (n == 0) return KeepOperand<T, TTarget>(c, ref op, a);
         int bits = Sz<T>.Bits;
         ulong mask = Sz<T>.Mask, sign = Sz<T>.Sign;
         ulong b = c.GetReg<T>(op.R1);
         bool left = op.Cond == 0;
         ulong r, cf;
-        if (left)
+        if (left && bits == 64)
+        {
+            r = (a << n) | (b >> (64 - n));
+            cf = (a >> (64 - n)) & 1;
+        }
+        else if (left)
         {
             var wide = ((UInt128)a << bits) | b;
             wide <<= n;

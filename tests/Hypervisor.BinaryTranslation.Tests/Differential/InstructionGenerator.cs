@@ -1,0 +1,366 @@
+using Iced.Intel;
+
+namespace Hypervisor.BinaryTranslation.Tests.Differential;
+
+/// <summary>
+/// Builds a random instance of an instruction form: registers (never RSP as a free operand: it stays on the
+/// test stack), edge-case and random operand values, memory operands aimed into the data area, branch targets
+/// at the landing pad, and the undefined-flag mask of the SDM for the operands chosen.
+/// </summary>
+public sealed class InstructionGenerator(ulong slot, ulong pad, ulong data, ulong stackTop, int seed)
+{
+    private readonly Random _rng = new(seed);
+
+    private static readonly ulong[] Edges =
+    [
+        0, 1, 2, 0x7F, 0x80, 0xFF, 0x100, 0x7FFF, 0x8000, 0xFFFF, 0x1_0000, 0x7FFF_FFFF, 0x8000_0000, 0xFFFF_FFFF,
+        0x1_0000_0000, 0x7FFF_FFFF_FFFF_FFFF, 0x8000_0000_0000_0000, ulong.MaxValue, ulong.MaxValue - 1,
+        0x0F0F_0F0F_0F0F_0F0F, 0x5555_5555_5555_5555, 0x8080_8080_8080_8080, 9, 10, 0x99, 0x0A0A,
+    ];
+
+    public ulong Value()
+    {
+        switch (_rng.Next(8))
+        {
+            case 0: case 1: return Edges[_rng.Next(Edges.Length)];
+            case 2: return (ulong)_rng.Next(-40, 70);
+            case 3: return 1UL << _rng.Next(64);
+            case 4: return Edges[_rng.Next(Edges.Length)] ^ (ulong)_rng.NextInt64();
+            default: return (ulong)_rng.NextInt64() ^ ((ulong)_rng.Next() << 33);
+        }
+    }
+
+    private Register RandomGpr(int size, bool avoidStack = true, Register exclude = Register.None)
+    {
+        while (true)
+        {
+            int n = _rng.Next(16);
+            if (avoidStack && n == 4) continue;
+            Register r = size switch
+            {
+                1 => _rng.Next(4) == 0 && n < 4 ? Register.AH + n : Register.AL + n,
+                2 => Register.AX + n,
+                4 => Register.EAX + n,
+                _ => Register.RAX + n,
+            };
+            if (size == 1 && n >= 4 && n < 8) r = Register.SPL + (n - 4);
+            if (r.GetFullRegister() == exclude.GetFullRegister() && exclude != Register.None) continue;
+            if (r == Register.SPL) continue;
+            return r;
+        }
+    }
+
+    public TestCase? Generate(Code code)
+    {
+        var oc = code.ToOpCode();
+        var mnemonic = code.Mnemonic();
+        var gprs = new ulong[16];
+        for (int i = 0; i < 16; i++) gprs[i] = Value();
+        gprs[4] = stackTop - (ulong)(_rng.Next(4) * 8);
+        var dataBytes = new byte[NativeRunner.DataSize];
+        _rng.NextBytes(dataBytes);
+        var stackBytes = new byte[NativeRunner.StackImageSize];
+        _rng.NextBytes(stackBytes);
+
+        var operands = new List<object>();
+        Register memBase = Register.None;
+        ulong memTarget = 0;
+        for (int i = 0; i < oc.OpCount; i++)
+        {
+            var kind = oc.GetOpKind(i);
+            switch (kind)
+            {
+                case OpCodeOperandKind.r8_reg: case OpCodeOperandKind.r8_opcode: operands.Add(RandomGpr(1)); break;
+                case OpCodeOperandKind.r16_reg: case OpCodeOperandKind.r16_opcode: case OpCodeOperandKind.r16_rm:
+                    operands.Add(RandomGpr(2)); break;
+                case OpCodeOperandKind.r32_reg: case OpCodeOperandKind.r32_opcode: case OpCodeOperandKind.r32_rm:
+                    operands.Add(RandomGpr(4)); break;
+                case OpCodeOperandKind.r64_reg: case OpCodeOperandKind.r64_opcode: case OpCodeOperandKind.r64_rm:
+                    operands.Add(RandomGpr(8)); break;
+                case OpCodeOperandKind.r8_or_mem: case OpCodeOperandKind.r16_or_mem:
+                case OpCodeOperandKind.r32_or_mem: case OpCodeOperandKind.r64_or_mem:
+                {
+                    int size = kind switch
+                    {
+                        OpCodeOperandKind.r8_or_mem => 1, OpCodeOperandKind.r16_or_mem => 2,
+                        OpCodeOperandKind.r32_or_mem => 4, _ => 8,
+                    };
+                    if (_rng.Next(2) == 0) operands.Add(RandomGpr(size));
+                    else operands.Add(MemoryPlaceholder.Instance);
+                    break;
+                }
+                case OpCodeOperandKind.mem: operands.Add(MemoryPlaceholder.Instance); break;
+                case OpCodeOperandKind.mem_offs: operands.Add(new MemoryOperand(Register.None, (long)(data + (ulong)_rng.Next(0x100, 0x1000)), 8)); break;
+                case OpCodeOperandKind.imm8_const_1: operands.Add(1); break;
+                case OpCodeOperandKind.imm8:
+                    operands.Add(_rng.Next(3) == 0 ? _rng.Next(0, 70) : _rng.Next(0, 256)); break;
+                case OpCodeOperandKind.imm8sex16: case OpCodeOperandKind.imm8sex32: case OpCodeOperandKind.imm8sex64:
+                    operands.Add((int)(sbyte)Value()); break;
+                case OpCodeOperandKind.imm16:
+                    // ENTER's frame must stay inside the test stack: AMD parts touch the final stack pointer.
+                    operands.Add(mnemonic == Mnemonic.Enter ? _rng.Next(0, 0x800) : (int)(ushort)Value());
+                    break;
+                case OpCodeOperandKind.imm32: case OpCodeOperandKind.imm32sex64: operands.Add((int)(uint)Value()); break;
+                case OpCodeOperandKind.imm64: operands.Add((long)Value()); break;
+                case OpCodeOperandKind.al: operands.Add(Register.AL); break;
+                case OpCodeOperandKind.ax: operands.Add(Register.AX); break;
+                case OpCodeOperandKind.eax: operands.Add(Register.EAX); break;
+                case OpCodeOperandKind.rax: operands.Add(Register.RAX); break;
+                case OpCodeOperandKind.cl:
+                    operands.Add(Register.CL);
+                    if (_rng.Next(2) == 0) gprs[1] = (gprs[1] & ~0xFFUL) | (ulong)(uint)_rng.Next(0, 70);
+                    break;
+                case OpCodeOperandKind.br64_1: case OpCodeOperandKind.br64_4: operands.Add(new Branch()); break;
+                case OpCodeOperandKind.seg_rSI: case OpCodeOperandKind.es_rDI: case OpCodeOperandKind.seg_rBX_al: break;
+                default: return null;
+            }
+        }
+
+        // Memory operand: [base + index*scale + disp] landing in the data area.
+        int memIndex = operands.FindIndex(o => o is MemoryPlaceholder);
+        if (memIndex >= 0)
+        {
+            ulong offset = (ulong)_rng.Next(0x100, NativeRunner.DataSize - 0x100);
+            if (mnemonic == Mnemonic.Cmpxchg16b) offset &= ~15UL;
+            memTarget = data + offset;
+            operands[memIndex] = MakeMemory(gprs, memTarget, operands, ImplicitRegisters(mnemonic), out memBase);
+        }
+
+        var instruction = Build(code, operands);
+        if (instruction == null) return null;
+        var ins = instruction.Value;
+
+        // Implicit operands that must point into the test area.
+        FixImplicit(ins, mnemonic, gprs, dataBytes, stackBytes, memTarget, memBase);
+
+        byte[] bytes;
+        try
+        {
+            var writer = new ListWriter();
+            var encoder = Encoder.Create(64, writer);
+            if (!encoder.TryEncode(ins, slot, out _, out _)) return null;
+            bytes = writer.Bytes.ToArray();
+        }
+        catch (EncoderException)
+        {
+            return null;
+        }
+
+        ulong flags = (ulong)_rng.Next() & (0xFD5UL & ~0x100UL) | 0x202;
+        var test = new TestCase
+        {
+            Instruction = ins,
+            Code = bytes,
+            Data = dataBytes,
+            Stack = stackBytes,
+            Rflags = flags,
+        };
+        Array.Copy(gprs, test.Gprs, 16);
+        UndefinedBehaviour.Apply(test, data);
+        return test;
+    }
+
+    /// <summary>Registers an instruction uses without naming them: the address of its memory operand avoids them.</summary>
+    private static Register[] ImplicitRegisters(Mnemonic m) => m switch
+    {
+        Mnemonic.Mul or Mnemonic.Imul or Mnemonic.Div or Mnemonic.Idiv => [Register.RAX, Register.RDX],
+        Mnemonic.Cmpxchg => [Register.RAX],
+        Mnemonic.Cmpxchg8b or Mnemonic.Cmpxchg16b => [Register.RAX, Register.RBX, Register.RCX, Register.RDX],
+        Mnemonic.Rcl or Mnemonic.Rcr or Mnemonic.Rol or Mnemonic.Ror or Mnemonic.Shl or Mnemonic.Sal
+            or Mnemonic.Shr or Mnemonic.Sar or Mnemonic.Shld or Mnemonic.Shrd => [Register.RCX],
+        _ => [],
+    };
+
+    private MemoryOperand MakeMemory(ulong[] gprs, ulong target, List<object> operands, Register[] implicitRegisters,
+        out Register baseReg)
+    {
+        // Registers already chosen as operands keep their values: the address uses other ones.
+        var used = operands.OfType<Register>().Select(r => r.GetFullRegister()).Concat(implicitRegisters).ToHashSet();
+        int choice = _rng.Next(6);
+        if (choice == 0)
+        {
+            baseReg = Register.RIP;
+            return new MemoryOperand(Register.RIP, (long)target);
+        }
+        Register b;
+        do b = Register.RAX + _rng.Next(16); while (b == Register.RSP || used.Contains(b));
+        baseReg = b;
+        long disp = _rng.Next(3) switch { 0 => 0, 1 => _rng.Next(-128, 128), _ => _rng.Next(-0x10000, 0x10000) };
+        if (choice == 1)
+        {
+            gprs[b - Register.RAX] = target - (ulong)disp;
+            return new MemoryOperand(b, disp, disp == 0 ? 0 : disp is >= -128 and < 128 ? 1 : 4);
+        }
+        Register x;
+        do x = Register.RAX + _rng.Next(16); while (x == Register.RSP || x == b || used.Contains(x));
+        int scale = 1 << _rng.Next(4);
+        ulong index = (ulong)_rng.Next(0, 64);
+        if (_rng.Next(4) == 0) index = (ulong)(long)_rng.Next(-64, 0);
+        gprs[x - Register.RAX] = index;
+        gprs[b - Register.RAX] = target - (ulong)disp - index * (ulong)scale;
+        return new MemoryOperand(b, x, scale, disp, disp == 0 ? 0 : disp is >= -128 and < 128 ? 1 : 4);
+    }
+
+    private void FixImplicit(Instruction ins, Mnemonic m, ulong[] gprs, byte[] dataBytes, byte[] stack, ulong memTarget, Register memBase)
+    {
+        const int Rax = 0, Rcx = 1, Rdx = 2, Rbx = 3, Rbp = 5, Rsi = 6, Rdi = 7;
+        if (InstructionForms.IsStringOp(m))
+        {
+            gprs[Rsi] = data + (ulong)_rng.Next(0x200, 0x1E00);
+            gprs[Rdi] = data + (ulong)_rng.Next(0x200, 0x1E00);
+            gprs[Rcx] = (ulong)_rng.Next(0, 20);
+            if (_rng.Next(2) == 0)
+            {
+                // Equal runs make REPE/REPNE go on past the first element.
+                Array.Copy(dataBytes, (int)(gprs[Rsi] - data) - 0x100, dataBytes, (int)(gprs[Rdi] - data) - 0x100, 0x200);
+            }
+            if (_rng.Next(2) == 0) gprs[Rax] = BitConverter.ToUInt64(dataBytes, (int)(gprs[Rdi] - data));
+        }
+        switch (m)
+        {
+            case Mnemonic.Xlatb:
+                gprs[Rbx] = data + (ulong)_rng.Next(0, 0x1E00);
+                break;
+            case Mnemonic.Loop: case Mnemonic.Loope: case Mnemonic.Loopne: case Mnemonic.Jecxz: case Mnemonic.Jrcxz:
+                if (_rng.Next(2) == 0) gprs[Rcx] = (ulong)(uint)_rng.Next(0, 3) | (_rng.Next(2) == 0 ? 0x1_0000_0000UL : 0);
+                break;
+            case Mnemonic.Jmp: case Mnemonic.Call:
+                if (ins.Op0Kind == OpKind.Register) gprs[ins.Op0Register.GetFullRegister() - Register.RAX] = pad;
+                else if (ins.Op0Kind == OpKind.Memory) BitConverter.TryWriteBytes(dataBytes.AsSpan((int)(memTarget - data)), pad);
+                break;
+            case Mnemonic.Ret:
+                BitConverter.TryWriteBytes(StackAt(stack, gprs[4]), pad);
+                break;
+            case Mnemonic.Leave:
+                gprs[Rbp] = gprs[4] + (ulong)_rng.Next(0, 32) * 8;
+                break;
+            case Mnemonic.Enter:
+                gprs[Rbp] = gprs[4] + (ulong)_rng.Next(0, 32) * 8;
+                break;
+            case Mnemonic.Popf: case Mnemonic.Popfq:
+            {
+                // TF would trap the host; everything else POPF can change is compared.
+                var top = StackAt(stack, gprs[4]);
+                ulong v = BitConverter.ToUInt64(top) & ~0x100UL;
+                BitConverter.TryWriteBytes(top, v);
+                break;
+            }
+            case Mnemonic.Div: case Mnemonic.Idiv:
+                if (_rng.Next(2) == 0) gprs[Rdx] = m == Mnemonic.Div ? 0 : (gprs[Rax] >> 63 != 0 ? ulong.MaxValue : 0);
+                break;
+            case Mnemonic.Cmpxchg: case Mnemonic.Cmpxchg8b: case Mnemonic.Cmpxchg16b:
+                if (_rng.Next(2) == 0)
+                {
+                    if (ins.Op0Kind == OpKind.Memory)
+                    {
+                        int at = (int)(memTarget - data);
+                        gprs[Rax] = BitConverter.ToUInt64(dataBytes, at);
+                        if (m == Mnemonic.Cmpxchg8b) gprs[Rdx] = BitConverter.ToUInt32(dataBytes, at + 4);
+                        if (m == Mnemonic.Cmpxchg16b) gprs[Rdx] = BitConverter.ToUInt64(dataBytes, at + 8);
+                    }
+                    else gprs[Rax] = gprs[ins.Op0Register.GetFullRegister() - Register.RAX];
+                }
+                break;
+            case Mnemonic.Bt: case Mnemonic.Bts: case Mnemonic.Btr: case Mnemonic.Btc:
+                if (ins.Op0Kind == OpKind.Memory && ins.Op1Kind == OpKind.Register)
+                {
+                    // A register bit offset addresses memory around the operand: keep it inside the data area.
+                    ulong bit = (ulong)(long)_rng.Next(-0x800, 0x800);
+                    int reg = ins.Op1Register.GetFullRegister() - Register.RAX;
+                    if (ins.Op1Register.GetFullRegister() != memBase && reg != (ins.MemoryIndex.GetFullRegister() - Register.RAX))
+                        gprs[reg] = bit;
+                }
+                break;
+        }
+    }
+
+    private Span<byte> StackAt(byte[] stack, ulong rsp) =>
+        stack.AsSpan((int)(rsp - (stackTop - (ulong)(NativeRunner.StackTopOffset - NativeRunner.StackImageOffset))), 8);
+
+    private Instruction? Build(Code code, List<object> ops)
+    {
+        try
+        {
+            var m = code.Mnemonic();
+            if (InstructionForms.IsStringOp(m)) return BuildString(code);
+            if (code == Code.Xlat_m8) return Instruction.Create(code, new MemoryOperand(Register.RBX, Register.AL));
+            var a = ops.ToArray();
+            if (a.Length == 1 && a[0] is Branch) return Instruction.CreateBranch(code, pad);
+            return a switch
+            {
+                [] => Instruction.Create(code),
+                [Register r] => Instruction.Create(code, r),
+                [MemoryOperand mo] => Instruction.Create(code, mo),
+                [int i] => Instruction.Create(code, i),
+                [Register r1, Register r2] => Instruction.Create(code, r1, r2),
+                [Register r, MemoryOperand mo] => Instruction.Create(code, r, mo),
+                [MemoryOperand mo, Register r] => Instruction.Create(code, mo, r),
+                [Register r, int i] => Instruction.Create(code, r, i),
+                [Register r, long l] => Instruction.Create(code, r, l),
+                [MemoryOperand mo, int i] => Instruction.Create(code, mo, i),
+                [int i1, int i2] => Instruction.Create(code, i1, i2),
+                [Register r1, Register r2, Register r3] => Instruction.Create(code, r1, r2, r3),
+                [Register r1, Register r2, int i] => Instruction.Create(code, r1, r2, i),
+                [Register r, MemoryOperand mo, int i] => Instruction.Create(code, r, mo, i),
+                [MemoryOperand mo, Register r1, Register r2] => Instruction.Create(code, mo, r1, r2),
+                [MemoryOperand mo, Register r, int i] => Instruction.Create(code, mo, r, i),
+                _ => null,
+            };
+        }
+        catch (ArgumentException)
+        {
+            return null;
+        }
+    }
+
+    private Instruction BuildString(Code code)
+    {
+        var oc = code.ToOpCode();
+        int addressSize = _rng.Next(3) == 0 ? 32 : 64;
+        var m = code.Mnemonic();
+        bool compares = m is Mnemonic.Scasb or Mnemonic.Scasw or Mnemonic.Scasd or Mnemonic.Scasq
+            or Mnemonic.Cmpsb or Mnemonic.Cmpsw or Mnemonic.Cmpsd or Mnemonic.Cmpsq;
+        var rep = _rng.Next(3) switch
+        {
+            0 => RepPrefixKind.None,
+            1 => RepPrefixKind.Repe,
+            _ => compares ? RepPrefixKind.Repne : RepPrefixKind.Repe,
+        };
+        return (oc.OperandSize, m) switch
+        {
+            (_, Mnemonic.Movsb) => Instruction.CreateMovsb(addressSize, Register.None, rep),
+            (_, Mnemonic.Movsw) => Instruction.CreateMovsw(addressSize, Register.None, rep),
+            (_, Mnemonic.Movsd) => Instruction.CreateMovsd(addressSize, Register.None, rep),
+            (_, Mnemonic.Movsq) => Instruction.CreateMovsq(addressSize, Register.None, rep),
+            (_, Mnemonic.Stosb) => Instruction.CreateStosb(addressSize, rep),
+            (_, Mnemonic.Stosw) => Instruction.CreateStosw(addressSize, rep),
+            (_, Mnemonic.Stosd) => Instruction.CreateStosd(addressSize, rep),
+            (_, Mnemonic.Stosq) => Instruction.CreateStosq(addressSize, rep),
+            (_, Mnemonic.Lodsb) => Instruction.CreateLodsb(addressSize, Register.None, rep),
+            (_, Mnemonic.Lodsw) => Instruction.CreateLodsw(addressSize, Register.None, rep),
+            (_, Mnemonic.Lodsd) => Instruction.CreateLodsd(addressSize, Register.None, rep),
+            (_, Mnemonic.Lodsq) => Instruction.CreateLodsq(addressSize, Register.None, rep),
+            (_, Mnemonic.Scasb) => Instruction.CreateScasb(addressSize, rep),
+            (_, Mnemonic.Scasw) => Instruction.CreateScasw(addressSize, rep),
+            (_, Mnemonic.Scasd) => Instruction.CreateScasd(addressSize, rep),
+            (_, Mnemonic.Scasq) => Instruction.CreateScasq(addressSize, rep),
+            (_, Mnemonic.Cmpsb) => Instruction.CreateCmpsb(addressSize, Register.None, rep),
+            (_, Mnemonic.Cmpsw) => Instruction.CreateCmpsw(addressSize, Register.None, rep),
+            (_, Mnemonic.Cmpsd) => Instruction.CreateCmpsd(addressSize, Register.None, rep),
+            _ => Instruction.CreateCmpsq(addressSize, Register.None, rep),
+        };
+    }
+
+    private sealed class MemoryPlaceholder
+    {
+        public static readonly MemoryPlaceholder Instance = new();
+    }
+
+    private sealed class Branch;
+
+    private sealed class ListWriter : CodeWriter
+    {
+        public readonly List<byte> Bytes = new(16);
+        public override void WriteByte(byte value) => Bytes.Add(value);
+    }
+}
