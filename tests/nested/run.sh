@@ -5,7 +5,8 @@
 #   tests/nested/run.sh [TEST...]     TEST: selftest qemu-linux hv-multiboot hv-linux (default: all)
 #
 # selftest      tests/nested/kvm-selftest drives Hypervisor.Kvm directly: multiboot guest exit status,
-#               triple fault, kick, state round trip, ioeventfd, irq routing, dirty log, SMP INIT/SIPI
+#               triple fault, kick, state round trip, ioeventfd, irq routing, dirty log, SMP INIT/SIPI, and
+#               linux-smp: the L2 Linux below with 2 vCPUs on hv's loader, tables and UART (LinuxMachine.cs)
 # qemu-linux    qemu-system-x86_64 -accel kvm boots Debian's kernel + a busybox initramfs with 2 vCPUs in L1
 # hv-multiboot  `hv run --accel kvm` on the multiboot test guests (needs the hv CLI and machine)
 # hv-linux      `hv run --accel kvm --cpus 2` on the same Linux guest as qemu-linux
@@ -156,7 +157,7 @@ build_l1() {
     build_guests
     wants selftest && publish_selftest
     if wants hv-multiboot || wants hv-linux; then publish_hv; fi
-    if wants qemu-linux || wants hv-linux; then build_l2; fi
+    if wants selftest || wants qemu-linux || wants hv-linux; then build_l2; fi
     wants qemu-linux && copy_qemu
     if [[ $(id -u) -eq 0 ]]; then mknod -m 600 "$root/dev/console" c 5 1; fi
     log "writing the L1 initramfs"
@@ -182,7 +183,7 @@ report() {
     grep -E '^(NESTED-|hv-testguest|vCPU|RIP|    )' "$out/l1-serial.txt" >&2 || true
     local passed=0 failed=0 name
     expect=(dev-kvm)
-    wants selftest && expect+=(kvm-probe multiboot-hello triple-fault kick state-roundtrip ioeventfd irq-routing dirty-log smp-sipi)
+    wants selftest && expect+=(kvm-probe multiboot-hello triple-fault kick state-roundtrip ioeventfd irq-routing dirty-log smp-sipi linux-smp)
     wants qemu-linux && expect+=(qemu-linux)
     if [[ $hv_mode == require ]]; then
         wants hv-multiboot && expect+=(hv-multiboot hv-triple-fault)

@@ -175,5 +175,24 @@ Test("smp-sipi", () =>
     return "AP started by INIT/SIPI, CPUID APIC ID 1";
 });
 
+// Debian's kernel with 2 vCPUs on the KVM backend, with hv's loader, ACPI/MP tables and UART (LinuxMachine).
+string l2 = Path.Combine(Path.GetDirectoryName(guests.TrimEnd('/')) ?? "/", "l2");
+Test("linux-smp", () =>
+{
+    string kernel = Path.Combine(l2, "vmlinuz"), initrd = Path.Combine(l2, "initrd.cpio");
+    Check(File.Exists(kernel) && File.Exists(initrd), $"no L2 guest in {l2}");
+    string expectedSum = File.ReadAllText(Path.Combine(l2, "expected-sum")).Trim();
+    var sw = Stopwatch.StartNew();
+    using var m = new LinuxMachine(kvm, 2, 256 << 20, kernel, initrd, "console=ttyS0 quiet panic=-1");
+    var (exits, poweredOff) = m.Run(TimeSpan.FromSeconds(300));
+    string serial = m.Serial;
+    string? Marker(string name) => serial.Split('\n').Select(l => l.TrimEnd('\r'))
+        .FirstOrDefault(l => l.StartsWith(name + " "))?[(name.Length + 1)..];
+    Check(Marker("L2-CPUS") == "2", $"guest saw {Marker("L2-CPUS") ?? "no"} CPUs, want 2");
+    Check(Marker("L2-SUM") == expectedSum, $"guest checksum {Marker("L2-SUM") ?? "missing"}, host {expectedSum}");
+    Check(poweredOff, "no ACPI power-off; exits: " + string.Join("; ", exits.Select(e => $"{e.Reason} {e.Message}")));
+    return $"cpus=2 sum={expectedSum} poweroff time={sw.Elapsed.TotalSeconds:F2}s l2-init-at={Marker("L2-INIT")}";
+});
+
 Console.WriteLine($"NESTED-SELFTEST-DONE failures={failures}");
 return failures;
