@@ -142,6 +142,22 @@ public sealed class CmosRtc : IBusDevice, IDisposable
         lock (_lock) _cmos[0x5F] = (byte)(cpus - 1);
     }
 
+    /// <summary>
+    /// The RESET pin, which the PC wires to system reset: PIE, AIE, UIE and SQWE and all of register C are cleared;
+    /// time, alarm and RAM are battery-backed and stay (datasheet "RESET").
+    /// </summary>
+    public void Reset()
+    {
+        lock (_lock)
+        {
+            long now = _clock.NowNanoseconds;
+            AccountFlags(now);
+            _cmos[RegisterB] &= unchecked((byte)~(BPie | BAie | BUie | 0x08));
+            _flags = 0;
+            UpdateIrqAndSchedule(now);
+        }
+    }
+
     public void Read(ulong baseAddress, ulong offset, Span<byte> data)
     {
         lock (_lock)

@@ -65,12 +65,12 @@ public sealed class Pit8254 : IBusDevice, IDisposable
         }
     }
 
+    /// <summary>Machine reset: counters unprogrammed. Gates are inputs; their drivers (port 0x61) reset them.</summary>
     public void Reset()
     {
         lock (_lock)
         {
             foreach (var c in _counters) c.Reset();
-            _counters[2].SetGate(false, Now);
             UpdateIrqAndSchedule();
         }
     }

@@ -39,6 +39,16 @@ public sealed class SystemControlPortB(Pit8254 pit, VirtualClock clock) : IBusDe
         data[1..].Fill(0xFF);
     }
 
+    /// <summary>Machine reset: all control bits clear, so counter 2's gate is low.</summary>
+    public void Reset()
+    {
+        lock (_lock)
+        {
+            _control = 0;
+            pit.SetGate(2, false);
+        }
+    }
+
     public void Write(ulong baseAddress, ulong offset, ReadOnlySpan<byte> data)
     {
         if (data.Length == 0) return;

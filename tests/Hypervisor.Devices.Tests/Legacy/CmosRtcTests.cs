@@ -269,4 +269,19 @@ public class CmosRtcTests
         Assert.Equal(0x00, Get(0x0C));
         Assert.Equal(0x80, Get(0x0D));
     }
+
+    [Fact]
+    public void ResetPinClearsInterruptEnablesAndFlagsButKeepsTimeAndRam()
+    {
+        Set(0x40, 0x77);
+        Set(0x0B, 0x7A); // PIE AIE UIE SQWE, 24h
+        _clock.Advance(Second);
+        Assert.True(Irq8);
+        _rtc.Reset();
+        Assert.False(Irq8);
+        Assert.Equal(0x02, Get(0x0B));
+        Assert.Equal(0x00, Get(0x0C));
+        Assert.Equal(0x59, Get(0));
+        Assert.Equal(0x77, Get(0x40));
+    }
 }

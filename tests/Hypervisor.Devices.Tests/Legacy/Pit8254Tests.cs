@@ -319,4 +319,19 @@ public class Pit8254Tests
         _clock.Advance(15_085);
         Assert.NotEqual(first, (byte)(_bus.In8(0x61) & 0x10));
     }
+
+    [Fact]
+    public void ResetLeavesCountersUnprogrammedAndPortBDropsGate2()
+    {
+        var portB = new SystemControlPortB(_pit, _clock);
+        Program(0, 2);
+        WriteCount(0, 100);
+        _bus.Out8(0x61, 0x01);
+        Assert.True(_pit.GetGate(2));
+        _pit.Reset();
+        portB.Reset();
+        Assert.False(_pit.GetGate(2));
+        Assert.Equal(0, _clock.ArmedTimers);
+        Assert.False(_irq.Level(0)); // mode 0 state: OUT low until programmed
+    }
 }
