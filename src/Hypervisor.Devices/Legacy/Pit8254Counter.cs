@@ -96,7 +96,8 @@ internal sealed class Pit8254Counter(bool gateInitiallyHigh)
     {
         if (_statusLatched) return;
         Sync(now);
-        _latchedStatus = (byte)((Out(now) ? 0x80 : 0) | (_nullCount ? 0x40 : 0) | (_access << 4) | (Mode << 1) |
+        bool nullCount = _nullCount || (_counting && now < _countingSince); // CR not in the CE until that CLK
+        _latchedStatus = (byte)((Out(now) ? 0x80 : 0) | (nullCount ? 0x40 : 0) | (_access << 4) | (Mode << 1) |
                                 (Bcd ? 1 : 0));
         _statusLatched = true;
     }
@@ -226,6 +227,7 @@ internal sealed class Pit8254Counter(bool gateInitiallyHigh)
     public (long Tick, bool Pulse)? NextOutputEvent(long now)
     {
         if (!_loaded || !_counting) return null;
+        now = Math.Max(now, _countingSince); // events are counted from the CLK that loads the CE
         long e = Elapsed(now);
         int n = _initial;
         (long Tick, bool Pulse)? next = Mode switch
@@ -308,12 +310,16 @@ internal sealed class Pit8254Counter(bool gateInitiallyHigh)
         }
     }
 
+    /// <summary>
+    /// CR goes into the CE on the next CLK pulse, which does not count (datasheet "Counter loading"): a count of N
+    /// written at clock t reaches zero at t + N + 1.
+    /// </summary>
     private void StartFromCountRegister(long now, long alreadyElapsed)
     {
         _initial = EffectiveCount(_countRegister);
         _loaded = true;
         _counting = true;
-        _countingSince = now;
+        _countingSince = now + 1;
         _elapsedBefore = alreadyElapsed;
         _nullCount = false;
         _reloadTick = -1;
@@ -332,7 +338,7 @@ internal sealed class Pit8254Counter(bool gateInitiallyHigh)
         _counting = true;
     }
 
-    private long Elapsed(long now) => _elapsedBefore + (_counting ? now - _countingSince : 0);
+    private long Elapsed(long now) => _elapsedBefore + (_counting ? Math.Max(0, now - _countingSince) : 0);
 
     /// <summary>A written 0 is the largest count: 2^16 in binary, 10^4 in BCD.</summary>
     private int EffectiveCount(int written)

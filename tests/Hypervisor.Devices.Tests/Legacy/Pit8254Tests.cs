@@ -47,7 +47,7 @@ public class Pit8254Tests
         WriteCount(0, 1193);
         Assert.True(_irq.Level(0)); // OUT high in mode 2
         int edgesBefore = _irq.RisingEdges(0);
-        AtTick(1193 * 10);
+        AtTick(1193 * 10 + 1); // the CE is loaded one CLK after the write
         Assert.Equal(10, _irq.RisingEdges(0) - edgesBefore);
         Assert.Equal(10, _clock.FiredCount); // never ticked per count
         Assert.Equal(1, _clock.ArmedTimers);
@@ -59,11 +59,11 @@ public class Pit8254Tests
         Program(0, 2);
         WriteCount(0, 100);
         Assert.Equal(100, LatchAndRead(0));
-        AtTick(30);
+        AtTick(31); // loaded at CLK 1
         Assert.Equal(70, LatchAndRead(0));
-        AtTick(99);
-        Assert.Equal(1, LatchAndRead(0));
         AtTick(100);
+        Assert.Equal(1, LatchAndRead(0));
+        AtTick(101);
         Assert.Equal(100, LatchAndRead(0));
     }
 
@@ -73,12 +73,12 @@ public class Pit8254Tests
         Program(0, 0);
         WriteCount(0, 500);
         Assert.False(_irq.Level(0));
-        AtTick(499);
+        AtTick(500); // N + 1 CLKs after the write
         Assert.False(_irq.Level(0));
-        AtTick(500);
+        AtTick(501);
         Assert.True(_irq.Level(0));
         Assert.Equal(0, _clock.ArmedTimers);
-        AtTick(600);
+        AtTick(601);
         Assert.Equal(1, _irq.RisingEdges(0));
         Assert.Equal(65536 - 100, LatchAndRead(0)); // counting went on past zero and wrapped
     }
@@ -94,9 +94,9 @@ public class Pit8254Tests
         Assert.False(_irq.Level(0));
         AtTick(100);
         _bus.Out8(0x40, 0x00); // count 0x0050 = 80 starts now
-        AtTick(179);
-        Assert.False(_irq.Level(0));
         AtTick(180);
+        Assert.False(_irq.Level(0));
+        AtTick(181);
         Assert.True(_irq.Level(0));
     }
 
@@ -107,13 +107,13 @@ public class Pit8254Tests
         Program(2, 3);
         WriteCount(2, 1000);
         Assert.True(Out2);
-        AtTick(499);
-        Assert.True(Out2);
         AtTick(500);
-        Assert.False(Out2);
-        AtTick(999);
+        Assert.True(Out2);
+        AtTick(501);
         Assert.False(Out2);
         AtTick(1000);
+        Assert.False(Out2);
+        AtTick(1001);
         Assert.True(Out2);
     }
 
@@ -124,13 +124,13 @@ public class Pit8254Tests
         Program(2, 3);
         WriteCount(2, 9);
         Assert.Equal(8, LatchAndRead(2));
-        AtTick(1);
+        AtTick(2);
         Assert.Equal(6, LatchAndRead(2));
-        AtTick(4);
-        Assert.True(Out2); // high for (9 + 1) / 2 = 5 clocks
         AtTick(5);
+        Assert.True(Out2); // high for (9 + 1) / 2 = 5 clocks
+        AtTick(6);
         Assert.False(Out2); // low for 4
-        AtTick(9);
+        AtTick(10);
         Assert.True(Out2);
     }
 
@@ -139,7 +139,7 @@ public class Pit8254Tests
     {
         Program(0, 3);
         WriteCount(0, 0); // 65536: the BIOS 18.2 Hz tick
-        AtTick(65536 * 3);
+        AtTick(65536 * 3 + 1);
         Assert.Equal(3, _irq.RisingEdges(0) - 1); // one rise at programming, then one per period
     }
 
@@ -148,7 +148,7 @@ public class Pit8254Tests
     {
         Program(0, 2, access: 1);
         _bus.Out8(0x40, 0x80); // count 0x0080
-        AtTick(16);
+        AtTick(17);
         Assert.Equal(0x70, _bus.In8(0x40));
         Assert.Equal(0x70, _bus.In8(0x40)); // no flip-flop in LSB mode
         Program(1, 2, access: 2);
@@ -161,9 +161,9 @@ public class Pit8254Tests
     {
         Program(0, 2);
         WriteCount(0, 0x1234);
-        AtTick(0x34);
+        AtTick(0x35);
         _bus.Out8(0x43, 0x00);
-        AtTick(0x100);
+        AtTick(0x101);
         _bus.Out8(0x43, 0x00); // ignored: the first latch is unread
         Assert.Equal(0x00, _bus.In8(0x40));
         Assert.Equal(0x12, _bus.In8(0x40));
@@ -179,10 +179,13 @@ public class Pit8254Tests
         Assert.Equal(0xC0 | 0x30 | 0x02, _bus.In8(0x42)); // OUT=1, NULL COUNT=1, RW=3, mode 1
         _bus.In8(0x42);
         _bus.In8(0x42);
-        _bus.Out8(0x61, 0x01); // trigger
+        _bus.Out8(0x61, 0x01); // trigger: CR goes into the CE on the next CLK
+        _bus.Out8(0x43, 0xE8);
+        Assert.Equal(0x40, _bus.In8(0x42) & 0x40);
+        AtTick(1);
         _bus.Out8(0x43, 0xE8); // status only
         Assert.Equal(0x30 | 0x02, _bus.In8(0x42)); // OUT low while counting, count loaded
-        AtTick(300);
+        AtTick(301);
         _bus.Out8(0x43, 0xE8);
         Assert.Equal(0xB2, _bus.In8(0x42));
     }
@@ -192,9 +195,9 @@ public class Pit8254Tests
     {
         Program(0, 2, bcd: true);
         WriteCount(0, 0x0100); // 100 decimal
-        AtTick(1);
+        AtTick(2);
         Assert.Equal(0x0099, LatchAndRead(0));
-        AtTick(91);
+        AtTick(92);
         Assert.Equal(0x0009, LatchAndRead(0));
     }
 
@@ -203,10 +206,10 @@ public class Pit8254Tests
     {
         Program(0, 2, bcd: true);
         WriteCount(0, 0);
-        AtTick(1);
+        AtTick(2);
         Assert.Equal(0x9999, LatchAndRead(0));
         int edges = _irq.RisingEdges(0);
-        AtTick(10000);
+        AtTick(10001);
         Assert.Equal(1, _irq.RisingEdges(0) - edges);
     }
 
@@ -238,9 +241,9 @@ public class Pit8254Tests
         AtTick(105);
         _bus.Out8(0x61, 0x00);
         _bus.Out8(0x61, 0x01); // retrigger restarts the count
-        AtTick(114);
-        Assert.False(Out2);
         AtTick(115);
+        Assert.False(Out2);
+        AtTick(116);
         Assert.True(Out2);
     }
 
@@ -267,9 +270,9 @@ public class Pit8254Tests
         AtTick(100);
         Assert.True(Out2);
         _bus.Out8(0x61, 0x01);
-        AtTick(120);
-        Assert.False(Out2); // the one-clock strobe
         AtTick(121);
+        Assert.False(Out2); // the one-clock strobe
+        AtTick(122);
         Assert.True(Out2);
     }
 
@@ -278,17 +281,17 @@ public class Pit8254Tests
     {
         Program(0, 2);
         WriteCount(0, 1000);
-        AtTick(200);
+        AtTick(201);
         WriteCount(0, 100);
         _bus.Out8(0x43, 0xE2); // status of counter 0: NULL COUNT until the reload
         Assert.Equal(0x40, _bus.In8(0x40) & 0x40);
         Assert.Equal(800, LatchAndRead(0));
-        AtTick(1000);
+        AtTick(1001);
         Assert.Equal(100, LatchAndRead(0));
-        AtTick(1050);
+        AtTick(1051);
         Assert.Equal(50, LatchAndRead(0));
         int edges = _irq.RisingEdges(0);
-        AtTick(1100);
+        AtTick(1101);
         Assert.Equal(edges + 1, _irq.RisingEdges(0));
     }
 
@@ -298,14 +301,14 @@ public class Pit8254Tests
         _bus.Out8(0x61, 0x01);
         Program(2, 2);
         WriteCount(2, 10);
-        AtTick(9);
+        AtTick(10);
         Assert.False(Out2); // count 1: OUT low for one clock
         _bus.Out8(0x61, 0x00);
         Assert.True(Out2);
         AtTick(50);
         _bus.Out8(0x61, 0x01);
         Assert.Equal(10, LatchAndRead(2));
-        AtTick(53);
+        AtTick(54);
         Assert.Equal(7, LatchAndRead(2));
     }
 
@@ -333,5 +336,19 @@ public class Pit8254Tests
         Assert.False(_pit.GetGate(2));
         Assert.Equal(0, _clock.ArmedTimers);
         Assert.False(_irq.Level(0)); // mode 0 state: OUT low until programmed
+    }
+
+    [Fact]
+    public void Mode4StrobeComesNPlusOneClocksAfterTheWrite()
+    {
+        _bus.Out8(0x61, 0x01);
+        Program(2, 4);
+        WriteCount(2, 50);
+        AtTick(50);
+        Assert.True(Out2);
+        AtTick(51);
+        Assert.False(Out2);
+        AtTick(52);
+        Assert.True(Out2);
     }
 }
