@@ -43,7 +43,8 @@ public sealed class TestMachine : IDisposable
         if (bits == 64) s.Efer = 0x500;
         s.Cs = SegmentRegister.Flat(cpl == 3 ? (ushort)0x33 : (ushort)0x8, true, longMode: bits == 64);
         s.Cs.Dpl = (byte)cpl;
-        s.Ds = s.Es = s.Ss = s.Fs = s.Gs = SegmentRegister.Flat(0x10, false);
+        s.Ds = s.Es = s.Ss = s.Fs = s.Gs = SegmentRegister.Flat(cpl == 3 ? (ushort)0x2B : (ushort)0x10, false);
+        s.Ss.Dpl = s.Ds.Dpl = s.Es.Dpl = (byte)cpl;
         s.Rip = CodeBase;
         s.Rsp = StackTop;
         return s;
