@@ -10,6 +10,8 @@
 # qemu-linux    qemu-system-x86_64 -accel kvm boots Debian's kernel + a busybox initramfs with 2 vCPUs in L1
 # hv-multiboot  `hv run --accel kvm` on the multiboot test guests (needs the hv CLI and machine)
 # hv-linux      `hv run --accel kvm --cpus 2` on the same Linux guest as qemu-linux
+# compare       (not in the default set) the linux-smp guest under hv's KVM backend and under QEMU, 3 rounds
+#               alternated; prints NESTED-TIME lines and the ratio of the medians
 #
 # Environment: HV_NESTED_HV=try (default: hv-* results are reported but not counted while the machine is being
 # written), require (hv-* failures and skips fail the run) or off. HV_NESTED_TIMEOUT (s, default 900).
@@ -157,8 +159,9 @@ build_l1() {
     build_guests
     wants selftest && publish_selftest
     if wants hv-multiboot || wants hv-linux; then publish_hv; fi
-    if wants selftest || wants qemu-linux || wants hv-linux; then build_l2; fi
-    wants qemu-linux && copy_qemu
+    if wants selftest || wants qemu-linux || wants hv-linux || wants compare; then build_l2; fi
+    if wants compare && ! wants selftest; then publish_selftest; fi
+    if wants qemu-linux || wants compare; then copy_qemu; fi
     if [[ $(id -u) -eq 0 ]]; then mknod -m 600 "$root/dev/console" c 5 1; fi
     log "writing the L1 initramfs"
     (cd "$root" && find . | cpio -o -H newc --quiet) >"$out/l1-initrd.cpio"
@@ -176,6 +179,13 @@ boot_l1() {
         status=$?
     log "L1 finished in $((SECONDS - start)) s (qemu exit $status)"
     [[ $status -ne 124 ]] || log "L1 timed out after $timeout_s s"
+}
+
+median_time() {
+    local times
+    mapfile -t times < <(awk -v k="$1" '$1 == "NESTED-TIME" && $2 == k { print $3 }' "$out/l1-serial.txt" | sort -n)
+    local n=${#times[@]}
+    if (( n % 2 )); then echo "${times[n / 2]}"; else awk -v a="${times[n / 2 - 1]}" -v b="${times[n / 2]}" 'BEGIN { print (a + b) / 2 }'; fi
 }
 
 report() {
@@ -204,6 +214,13 @@ report() {
         failed=$((failed + 1))
     done < <(sed -n 's/^NESTED-RESULT \([^ ]*\) FAIL.*/\1/p' "$out/l1-serial.txt")
     grep -q '^NESTED-DONE' "$out/l1-serial.txt" || { log "L1 did not reach NESTED-DONE"; failed=$((failed + 1)); }
+    if grep -q '^NESTED-TIME' "$out/l1-serial.txt"; then
+        local hv_median qemu_median
+        hv_median=$(median_time hv-kvm)
+        qemu_median=$(median_time qemu-kvm)
+        log "median VMM start to power-off: hv ${hv_median} s, qemu ${qemu_median} s, ratio hv/qemu" \
+            "$(awk -v h="$hv_median" -v q="$qemu_median" 'BEGIN { printf "%.2f", h / q }')"
+    fi
     echo "nested: $passed passed, $failed failed"
     [[ $failed -eq 0 ]]
 }
