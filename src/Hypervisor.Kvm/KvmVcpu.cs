@@ -57,7 +57,11 @@ public sealed unsafe partial class KvmVcpu : IVcpu
     {
         KickSignal.BlockOnCurrentThread();
         if (!_signalMaskSet) SetRunSignalMask();
-        lock (_threadLock) _runningThread = NativeThread.Self();
+        lock (_threadLock)
+        {
+            if (_runningThread != 0) throw new InvalidOperationException($"vCPU {Index} is already running on another thread");
+            _runningThread = NativeThread.Self();
+        }
         try
         {
             return RunLoop();

@@ -1,11 +1,12 @@
-using System.Diagnostics;
 using System.Text;
 using Hypervisor.Boot;
 using Hypervisor.Boot.Linux;
+using Hypervisor.Devices.Acpi;
 using Hypervisor.Devices.Console;
 using Hypervisor.Devices.Legacy;
 using Hypervisor.Platform.Hypervisor;
 using Hypervisor.Platform.Io;
+using Hypervisor.Platform.Lifecycle;
 using Hypervisor.Platform.Memory;
 using Hypervisor.Platform.Time;
 
@@ -13,9 +14,8 @@ namespace Hypervisor.Kvm.SelfTest;
 
 /// <summary>
 /// Just enough PC to boot Debian's kernel on the KVM backend before the real machine (src/Hypervisor.Machine)
-/// can: hv's own boot loader and ACPI/MP tables (Hypervisor.Boot), its 16550 and RTC (Hypervisor.Devices),
-/// KVM's in-kernel PIC/IOAPIC/LAPIC/PIT, and an ACPI PM1a control register that turns S5 into power-off.
-/// Everything else reads as an empty bus.
+/// can: hv's own boot loader and ACPI/MP tables (Hypervisor.Boot), its 16550, RTC and ACPI PM block
+/// (Hypervisor.Devices) and KVM's in-kernel PIC/IOAPIC/LAPIC/PIT. Everything else reads as an empty bus.
 /// </summary>
 internal sealed class LinuxMachine : IDisposable
 {
@@ -25,6 +25,7 @@ internal sealed class LinuxMachine : IDisposable
     private readonly SerialCapture _console = new();
     private readonly Serial16550 _serial;
     private readonly CmosRtc _rtc;
+    private readonly AcpiPm _pm;
     private readonly List<KvmVcpu> _vcpus = [];
     private volatile bool _poweredOff;
 
@@ -36,7 +37,8 @@ internal sealed class LinuxMachine : IDisposable
         _serial.RegisterPorts(_ports);
         _rtc = new CmosRtc(Vm.Interrupts, _clock);
         _rtc.RegisterPorts(_ports);
-        _ports.Register(PcPlatform.AcpiPmBase, 12, new AcpiPm(this), "ACPI PM1a + PM timer");
+        _pm = new AcpiPm(AcpiPm.HvBasePort, Vm.Interrupts, new StopOnRequest(this), _clock);
+        _pm.RegisterPorts(_ports);
 
         var tables = FirmwareTables.Write(Memory, cpuCount);
         var boot = BzImageLoader.Load(Memory, BzImage.Load(kernel), new LinuxBootOptions
@@ -54,6 +56,9 @@ internal sealed class LinuxMachine : IDisposable
     public GuestMemory Memory { get; }
     public KvmVm Vm { get; }
     public string Serial => _console.Text;
+
+    /// <summary>What the guest asked the machine for through the ACPI PM device (S5 power-off, reset).</summary>
+    public VmStopRequest? StopRequest { get; private set; }
 
     /// <summary>Runs until power-off or a fatal exit; returns each vCPU's last exit and whether S5 was reached.</summary>
     public (VcpuExit[] Exits, bool PoweredOff) Run(TimeSpan timeout)
@@ -84,7 +89,7 @@ internal sealed class LinuxMachine : IDisposable
             foreach (var v in _vcpus) v.Kick();
         }
         threads.ForEach(t => t.Join());
-        return (exits, _poweredOff || exits.Any(e => e.Reason == VcpuExitReason.PowerOff));
+        return (exits, StopRequest?.Reason == VmStopReason.PowerOff || exits.Any(e => e.Reason == VcpuExitReason.PowerOff));
     }
 
     private void PowerOff()
@@ -98,6 +103,7 @@ internal sealed class LinuxMachine : IDisposable
         Vm.Dispose();
         _serial.Dispose();
         _rtc.Dispose();
+        _pm.Dispose();
         Memory.Dispose();
         _clock.Dispose();
     }
@@ -131,48 +137,13 @@ internal sealed class LinuxMachine : IDisposable
         public void SetReceiver(CharacterReceiver? receiver) { }
     }
 
-    /// <summary>
-    /// PM1a event/control and the PM timer at the FADT's addresses (ACPI 6.4, 4.8.3): SCI_EN reads as set
-    /// (the FADT has no SMI command port, so ACPI is always on), SLP_EN with SLP_TYP = S5 powers off, and the
-    /// timer counts at 3.579545 MHz in 24 bits.
-    /// </summary>
-    private sealed class AcpiPm(LinuxMachine machine) : IBusDevice
+    /// <summary>What the ACPI PM device calls for S5 (and the reset register): ends the run.</summary>
+    private sealed class StopOnRequest(LinuxMachine machine) : IVmControl
     {
-        private const ulong Pm1Control = 4, PmTimer = 8;
-        private const ushort SciEnable = 1, SleepEnable = 1 << 13;
-        private readonly long _start = Stopwatch.GetTimestamp();
-        private ushort _status, _enable;
-
-        public void Read(ulong baseAddress, ulong offset, Span<byte> data)
+        public void RequestStop(VmStopRequest request)
         {
-            ulong value = offset switch
-            {
-                0 => _status | ((ulong)_enable << 16),
-                2 => _enable,
-                Pm1Control => SciEnable,
-                >= PmTimer => (ulong)((Stopwatch.GetTimestamp() - _start) * 3_579_545.0 / Stopwatch.Frequency) & 0xFF_FFFF,
-                _ => 0,
-            };
-            if (offset > PmTimer) value >>= (int)(offset - PmTimer) * 8;
-            BusData.From(data, value);
-        }
-
-        public void Write(ulong baseAddress, ulong offset, ReadOnlySpan<byte> data)
-        {
-            ulong value = BusData.ToUInt64(data);
-            switch (offset)
-            {
-                case 0:
-                    _status &= (ushort)~value;
-                    if (data.Length == 4) _enable = (ushort)(value >> 16);
-                    break;
-                case 2:
-                    _enable = (ushort)value;
-                    break;
-                case Pm1Control:
-                    if ((value & SleepEnable) != 0 && ((value >> 10) & 7) == PcPlatform.SleepTypeS5) machine.PowerOff();
-                    break;
-            }
+            machine.StopRequest = request;
+            machine.PowerOff();
         }
     }
 }
