@@ -62,6 +62,7 @@ public abstract class VirtioDevice : IDisposable
     {
         if (_transport is not null) throw new InvalidOperationException($"{Type} virtio device already has a transport");
         _transport = transport;
+        OnAttached();
     }
 
     /// <summary>
@@ -111,6 +112,11 @@ public abstract class VirtioDevice : IDisposable
     }
 
     protected virtual bool AreFeaturesAcceptable(ulong features) => true;
+
+    /// <summary>The transport is in place (so is <see cref="SyncRoot"/>): a device may connect its host side now.</summary>
+    protected virtual void OnAttached()
+    {
+    }
 
     protected virtual void OnActivated()
     {
