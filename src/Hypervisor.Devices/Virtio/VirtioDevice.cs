@@ -109,6 +109,12 @@ public abstract class VirtioDevice : IDisposable
         {
             lock (SyncRoot) Fail(_queues[index], e.Message);
         }
+        catch (Exception e) when (e is IOException or InvalidOperationException or ObjectDisposedException)
+        {
+            // A host-side failure (a closed console backend ...) must not unwind into the vCPU loop: the queue
+            // stops and the guest sees DEVICE_NEEDS_RESET instead.
+            lock (SyncRoot) Fail(_queues[index], $"host error: {e.Message}");
+        }
     }
 
     protected virtual bool AreFeaturesAcceptable(ulong features) => true;

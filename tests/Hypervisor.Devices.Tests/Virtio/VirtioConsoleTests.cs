@@ -55,4 +55,25 @@ public class VirtioConsoleTests
         backend.Send(new byte[VirtioConsole.MaxPendingInput + 10]);
         Assert.Equal(10, console.DroppedInputBytes);
     }
+
+    [Fact]
+    public void FailingBackendStopsTheQueueInsteadOfThrowingIntoTheVcpu()
+    {
+        using var h = new VirtioPciHarness(memory => new VirtioConsole(memory, new BrokenBackend()));
+        var rings = h.Start();
+        h.Memory.Write(Buffer, "x"u8);
+        rings[VirtioConsole.TransmitQueue].AddChain(0, (Buffer, 1, false));
+        h.Notify(VirtioConsole.TransmitQueue);
+        Assert.True((h.Status & Hypervisor.Devices.Virtio.VirtioDeviceStatus.DeviceNeedsReset) != 0);
+        Assert.Contains("host error", h.Device.LastError);
+    }
+
+    private sealed class BrokenBackend : ICharacterBackend
+    {
+        public void Write(ReadOnlySpan<byte> data) => throw new IOException("broken pipe");
+
+        public void SetReceiver(CharacterReceiver? receiver)
+        {
+        }
+    }
 }
