@@ -40,6 +40,8 @@ public sealed class TestMachine : IDisposable
             return s;
         }
         s.Cr0 = 0x8000_0011;
+        // OSFXSR | OSXMMEXCPT, as every SSE-using operating system sets them.
+        s.Cr4 = 0x600;
         if (bits == 64) s.Efer = 0x500;
         s.Cs = SegmentRegister.Flat(cpl == 3 ? (ushort)0x33 : (ushort)0x8, true, longMode: bits == 64);
         s.Cs.Dpl = (byte)cpl;

@@ -34,6 +34,7 @@ public class InterpreterBenchmarks
         var s = CpuState.CreateReset();
         s.Cr0 = 0x8000_0011;
         s.Efer = 0x500;
+        s.Cr4 = 0x600;
         s.Cs = SegmentRegister.Flat(8, true, longMode: true);
         s.Ds = s.Es = s.Ss = SegmentRegister.Flat(0x10, false);
         s.Rsp = 0x8_0000;

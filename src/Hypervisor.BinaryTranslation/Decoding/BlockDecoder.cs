@@ -46,7 +46,10 @@ public sealed unsafe class BlockDecoder
             return (IntPtr)(h - (p & 0xFFF));
         };
         var decoder = c.CodeBits switch { 16 => _decoder16, 32 => _decoder32, _ => _decoder64 };
-        var ctx = new BindContext(c.CodeBits, c.StackBits, c.Mode);
+        ulong cr0 = c.Architectural.Cr0;
+        bool em = (cr0 & 4) != 0;
+        var ctx = new BindContext(c.CodeBits, c.StackBits, c.Mode,
+            SseEnabled: !em && (c.Architectural.Cr4 & 0x200) != 0, FpuEmulated: em, TaskSwitched: (cr0 & 8) != 0);
         _ops.Clear();
         int offset = 0, count = 0;
         bool endsWithBranch = false;

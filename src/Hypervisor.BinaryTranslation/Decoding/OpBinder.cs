@@ -5,7 +5,11 @@ using Iced.Intel;
 namespace Hypervisor.BinaryTranslation.Decoding;
 
 /// <summary>What a family binder needs to know besides the instruction.</summary>
-public readonly record struct BindContext(int CodeBits, int StackBits, CpuMode Mode);
+/// <param name="SseEnabled">CR4.OSFXSR = 1 and CR0.EM = 0.</param>
+/// <param name="FpuEmulated">CR0.EM.</param>
+/// <param name="TaskSwitched">CR0.TS: the first FPU/SSE instruction raises #NM.</param>
+public readonly record struct BindContext(
+    int CodeBits, int StackBits, CpuMode Mode, bool SseEnabled = true, bool FpuEmulated = false, bool TaskSwitched = false);
 
 /// <summary>
 /// Turns an Iced <see cref="Instruction"/> into an <see cref="Op"/>: extracts the operands once, then asks each
@@ -116,6 +120,7 @@ public static unsafe class OpBinder
                || ControlFlow.Bind(ins, ref op, size, ctx)
                || Strings.Bind(ins, ref op, ctx)
                || Bcd.Bind(ins, ref op, ctx)
-               || Misc.Bind(ins, ref op, ctx);
+               || Misc.Bind(ins, ref op, ctx)
+               || Instructions.Sse.SseBinder.Bind(ins, ref op, ctx);
     }
 }

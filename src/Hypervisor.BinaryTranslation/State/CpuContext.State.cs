@@ -21,6 +21,7 @@ public sealed partial class CpuContext
         Segments[(int)SegmentIndex.Fs] = state.Fs;
         Segments[(int)SegmentIndex.Gs] = state.Gs;
         Exit = ExitKind.None;
+        LoadSseState(state.FxSave);
         UpdateMode();
     }
 
@@ -37,6 +38,7 @@ public sealed partial class CpuContext
         s.Ds = Segments[(int)SegmentIndex.Ds];
         s.Fs = Segments[(int)SegmentIndex.Fs];
         s.Gs = Segments[(int)SegmentIndex.Gs];
+        SaveSseState(s.FxSave);
         return s;
     }
 
@@ -77,7 +79,9 @@ public sealed partial class CpuContext
         LinearMask = Mode == CpuMode.Long64 ? ulong.MaxValue : 0xFFFF_FFFF;
         for (int i = 0; i < 6; i++)
             SegBase[i] = Mode == CpuMode.Long64 && i < (int)SegmentIndex.Fs ? 0 : Segments[i].Base;
-        ModeKey = (uint)(CodeBits >> 4) | (uint)(StackBits >> 4) << 3 | (uint)Mode << 6 | (uint)Cpl << 9;
+        // CR0.EM/TS and CR4.OSFXSR decide at decode time whether SSE instructions run, #UD or #NM.
+        uint fpu = (uint)(a.Cr0 >> 2 & 3) | (uint)(a.Cr4 >> 9 & 1) << 2;
+        ModeKey = (uint)(CodeBits >> 4) | (uint)(StackBits >> 4) << 3 | (uint)Mode << 6 | (uint)Cpl << 9 | fpu << 11;
         TranslationGeneration++;
     }
 

@@ -44,6 +44,8 @@ public sealed class DifferentialRunner : IDisposable
         _cpu.Rflags = t.Rflags;
         _cpu.CcOp = 0;
         _cpu.Rip = _native.Slot;
+        t.FxSave.AsSpan(0, 160).CopyTo(_cpu.Architectural.FxSave);
+        _cpu.LoadSseState(t.FxSave);
         var exit = _interpreter.Run(1);
 
         if (t.ExpectDivideError)
@@ -62,6 +64,7 @@ public sealed class DifferentialRunner : IDisposable
         t.Data.CopyTo(_native.Bytes(NativeRunner.DataOffset, NativeRunner.DataSize));
         t.Stack.CopyTo(_native.Bytes(NativeRunner.StackImageOffset, NativeRunner.StackImageSize));
         _native.SetInstruction(t.Code);
+        t.FxSave.CopyTo(_native.FxImage);
         Span<ulong> gprs = stackalloc ulong[16];
         t.Gprs.CopyTo(gprs);
         ulong flags = t.Rflags;
@@ -81,6 +84,21 @@ public sealed class DifferentialRunner : IDisposable
         ulong expectedRip = taken ? _native.Pad : _native.Slot + (ulong)t.Code.Length;
         if (_cpu.Rip != expectedRip)
             sb.Append($"\n  rip: host {(taken ? "taken" : "fall-through")} {expectedRip:x} emulator {_cpu.Rip:x}");
+        Span<byte> emuFx = stackalloc byte[512];
+        _cpu.SaveSseState(emuFx);
+        var hostFx = _native.FxImage;
+        for (int i = 0; i < 16; i++)
+        {
+            var h = hostFx.Slice(160 + 16 * i, 16);
+            var e = emuFx.Slice(160 + 16 * i, 16);
+            if (!h.SequenceEqual(e))
+                sb.Append($"\n  XMM{i}: host {Convert.ToHexString(h)} emulator {Convert.ToHexString(e)}");
+        }
+        uint hostMxcsr = BitConverter.ToUInt32(hostFx[24..]), emuMxcsr = BitConverter.ToUInt32(emuFx[24..]);
+        if (hostMxcsr != emuMxcsr) sb.Append($"\n  MXCSR: host {hostMxcsr:x} emulator {emuMxcsr:x}");
+        if (t.IgnoredData.Length > 0)
+            _memory.GetReadOnlySpan(_native.Data + (ulong)t.IgnoredData.Offset, t.IgnoredData.Length)
+                .CopyTo(_native.Bytes(NativeRunner.DataOffset + t.IgnoredData.Offset, t.IgnoredData.Length));
         if (!t.UndefinedMemory) Compare(sb, "data", _native.Data, NativeRunner.DataOffset, NativeRunner.DataSize);
         Compare(sb, "stack", _native.Base + NativeRunner.StackImageOffset, NativeRunner.StackImageOffset, NativeRunner.StackImageSize);
         return sb.Length == 0 ? null : t + sb.ToString();

@@ -90,6 +90,10 @@ public sealed class InstructionGenerator(ulong slot, ulong pad, ulong data, ulon
                     break;
                 }
                 case OpCodeOperandKind.mem: operands.Add(MemoryPlaceholder.Instance); break;
+                case OpCodeOperandKind.xmm_reg: case OpCodeOperandKind.xmm_rm: operands.Add(Register.XMM0 + _rng.Next(16)); break;
+                case OpCodeOperandKind.xmm_or_mem:
+                    operands.Add(_rng.Next(2) == 0 ? Register.XMM0 + _rng.Next(16) : MemoryPlaceholder.Instance);
+                    break;
                 case OpCodeOperandKind.mem_offs: operands.Add(new MemoryOperand(Register.None, (long)(data + (ulong)_rng.Next(0x100, 0x1000)), 8)); break;
                 case OpCodeOperandKind.imm8_const_1: operands.Add(1); break;
                 case OpCodeOperandKind.imm8:
@@ -120,8 +124,11 @@ public sealed class InstructionGenerator(ulong slot, ulong pad, ulong data, ulon
         int memIndex = operands.FindIndex(o => o is MemoryPlaceholder);
         if (memIndex >= 0)
         {
-            ulong offset = (ulong)_rng.Next(0x100, NativeRunner.DataSize - 0x100);
-            if (mnemonic == Mnemonic.Cmpxchg16b) offset &= ~15UL;
+            bool fx = mnemonic is Mnemonic.Fxsave or Mnemonic.Fxsave64 or Mnemonic.Fxrstor or Mnemonic.Fxrstor64;
+            ulong offset = (ulong)_rng.Next(0x100, NativeRunner.DataSize - (fx ? 0x300 : 0x100));
+            // Legacy SSE memory operands fault natively when misaligned: only the U forms get odd addresses.
+            bool unalignedOk = mnemonic is Mnemonic.Movups or Mnemonic.Movupd or Mnemonic.Movdqu;
+            if (mnemonic == Mnemonic.Cmpxchg16b || fx || IsSse(code) && !(unalignedOk && _rng.Next(2) == 0)) offset &= ~15UL;
             memTarget = data + offset;
             operands[memIndex] = MakeMemory(gprs, memTarget, operands, ImplicitRegisters(mnemonic), out memBase);
         }
@@ -147,6 +154,23 @@ public sealed class InstructionGenerator(ulong slot, ulong pad, ulong data, ulon
         }
 
         ulong flags = (ulong)_rng.Next() & (0xFD5UL & ~0x100UL) | 0x202;
+        var fxImage = new byte[512];
+        fxImage[0] = 0x7F;
+        fxImage[1] = 0x03;
+        // MXCSR: default control, random sticky exception flags (bits 0-5).
+        BitConverter.TryWriteBytes(fxImage.AsSpan(24), 0x1F80u | (uint)_rng.Next(64));
+        for (int i = 160; i < 416; i += 8) BitConverter.TryWriteBytes(fxImage.AsSpan(i), Value());
+        if (mnemonic is Mnemonic.Fxrstor or Mnemonic.Fxrstor64)
+        {
+            // A restorable image: zero x87 part but FCW, a valid MXCSR, random XMM.
+            int at = (int)(memTarget - data);
+            Array.Clear(dataBytes, at, 160);
+            dataBytes[at] = 0x7F;
+            dataBytes[at + 1] = 0x03;
+            BitConverter.TryWriteBytes(dataBytes.AsSpan(at + 24), (uint)_rng.Next(0x10000) & 0xFFBF);
+        }
+        if (mnemonic == Mnemonic.Ldmxcsr)
+            BitConverter.TryWriteBytes(dataBytes.AsSpan((int)(memTarget - data)), (uint)_rng.Next(0x10000) & 0xFFBF);
         var test = new TestCase
         {
             Instruction = ins,
@@ -154,10 +178,21 @@ public sealed class InstructionGenerator(ulong slot, ulong pad, ulong data, ulon
             Data = dataBytes,
             Stack = stackBytes,
             Rflags = flags,
+            FxSave = fxImage,
         };
         Array.Copy(gprs, test.Gprs, 16);
+        if (mnemonic is Mnemonic.Fxsave or Mnemonic.Fxsave64) test.IgnoredData = ((int)(memTarget - data) + 28, 4);
         UndefinedBehaviour.Apply(test, data);
         return test;
+    }
+
+    private static bool IsSse(Code code)
+    {
+        var oc = code.ToOpCode();
+        for (int i = 0; i < oc.OpCount; i++)
+            if (oc.GetOpKind(i) is OpCodeOperandKind.xmm_reg or OpCodeOperandKind.xmm_rm or OpCodeOperandKind.xmm_or_mem)
+                return true;
+        return false;
     }
 
     /// <summary>Registers an instruction uses without naming them: the address of its memory operand avoids them.</summary>
@@ -204,7 +239,7 @@ public sealed class InstructionGenerator(ulong slot, ulong pad, ulong data, ulon
     private void FixImplicit(Instruction ins, Mnemonic m, ulong[] gprs, byte[] dataBytes, byte[] stack, ulong memTarget, Register memBase)
     {
         const int Rax = 0, Rcx = 1, Rdx = 2, Rbx = 3, Rbp = 5, Rsi = 6, Rdi = 7;
-        if (InstructionForms.IsStringOp(m))
+        if (InstructionForms.IsStringOp(m) && ins.Code is not (Code.Movsd_xmm_xmmm64 or Code.Movsd_xmmm64_xmm))
         {
             gprs[Rsi] = data + (ulong)_rng.Next(0x200, 0x1E00);
             gprs[Rdi] = data + (ulong)_rng.Next(0x200, 0x1E00);
@@ -282,7 +317,7 @@ public sealed class InstructionGenerator(ulong slot, ulong pad, ulong data, ulon
         try
         {
             var m = code.Mnemonic();
-            if (InstructionForms.IsStringOp(m)) return BuildString(code);
+            if (InstructionForms.IsStringCode(code)) return BuildString(code);
             if (code == Code.Xlat_m8) return Instruction.Create(code, new MemoryOperand(Register.RBX, Register.AL));
             var a = ops.ToArray();
             if (a.Length == 1 && a[0] is Branch) return Instruction.CreateBranch(code, pad);

@@ -29,6 +29,9 @@ public sealed unsafe class NativeRunner : IDisposable
     /// <summary>Register block layout: GPR i at 8*i, RFLAGS at 128, host RSP at 136, taken marker at 144.</summary>
     public const int FlagsSlot = 128, HostRspSlot = 136, MarkerSlot = 144;
 
+    /// <summary>FXSAVE images (16-byte aligned): the test's x87/SSE state in and out, and the host's.</summary>
+    public const int TestFxOffset = StateOffset + 0x200, HostFxOffset = StateOffset + 0x400;
+
     private readonly byte* _base;
     private readonly ulong _epilogue;
 
@@ -59,6 +62,8 @@ public sealed unsafe class NativeRunner : IDisposable
         a.push(rbx); a.push(rbp); a.push(r12); a.push(r13); a.push(r14); a.push(r15);
         a.mov(rax, state);
         a.mov(__qword_ptr[rax + HostRspSlot], rsp);
+        a.fxsave(__[rax + (HostFxOffset - StateOffset)]);
+        a.fxrstor(__[rax + (TestFxOffset - StateOffset)]);
         a.push(__qword_ptr[rax + FlagsSlot]);
         a.popfq();
         a.mov(rsp, __qword_ptr[rax + 4 * 8]);
@@ -76,6 +81,8 @@ public sealed unsafe class NativeRunner : IDisposable
         a.pushfq();
         a.pop(rcx);
         a.mov(__qword_ptr[rax + FlagsSlot], rcx);
+        a.fxsave(__[rax + (TestFxOffset - StateOffset)]);
+        a.fxrstor(__[rax + (HostFxOffset - StateOffset)]);
         // Back to a sane RFLAGS for the caller (DF = 0, AC = 0, as the ABI requires).
         a.push(2);
         a.popfq();
@@ -103,6 +110,8 @@ public sealed unsafe class NativeRunner : IDisposable
     }
 
     /// <summary>Runs the slot with the given registers and RFLAGS; returns whether a branch went to the pad.</summary>
+    public Span<byte> FxImage => new(_base + TestFxOffset, 512);
+
     public bool Run(Span<ulong> gprs, ref ulong rflags)
     {
         ulong* s = (ulong*)(_base + StateOffset);
