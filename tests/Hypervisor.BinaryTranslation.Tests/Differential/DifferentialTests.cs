@@ -9,7 +9,10 @@ namespace Hypervisor.BinaryTranslation.Tests.Differential;
 /// </summary>
 public class DifferentialTests(ITestOutputHelper output)
 {
-    /// <summary>Runs iterations over all forms round-robin; returns (executions, mismatches, first reports).</summary>
+    /// <summary>
+    /// Runs <paramref name="iterations"/> executions (instances the encoder rejects, e.g. AH with a REX register,
+    /// are drawn again) over all forms round-robin; returns (executions, mismatches, first reports).
+    /// </summary>
     public static (long Executed, long Mismatches, List<string> Reports, Dictionary<Code, int> PerForm) Campaign(
         long iterations, int seed)
     {
@@ -23,7 +26,7 @@ public class DifferentialTests(ITestOutputHelper output)
         long executed = 0, mismatches = 0;
         // HV_DIFF_TRACE=path logs each case before it runs, to find one that kills the host process.
         using var trace = Environment.GetEnvironmentVariable("HV_DIFF_TRACE") is { } path ? new StreamWriter(path) : null;
-        for (long i = 0; i < iterations; i++)
+        for (long i = 0; executed < iterations; i++)
         {
             var code = forms[(int)(i % forms.Count)];
             var test = generator.Generate(code);
