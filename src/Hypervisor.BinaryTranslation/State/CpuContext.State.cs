@@ -22,6 +22,7 @@ public sealed partial class CpuContext
         Segments[(int)SegmentIndex.Gs] = state.Gs;
         Exit = ExitKind.None;
         LoadSseState(state.FxSave);
+        LoadX87State(state.FxSave);
         UpdateMode();
     }
 
@@ -39,6 +40,7 @@ public sealed partial class CpuContext
         s.Fs = Segments[(int)SegmentIndex.Fs];
         s.Gs = Segments[(int)SegmentIndex.Gs];
         SaveSseState(s.FxSave);
+        SaveX87State(s.FxSave);
         return s;
     }
 

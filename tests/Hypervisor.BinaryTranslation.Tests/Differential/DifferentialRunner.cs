@@ -44,7 +44,7 @@ public sealed class DifferentialRunner : IDisposable
         _cpu.Rflags = t.Rflags;
         _cpu.CcOp = 0;
         _cpu.Rip = _native.Slot;
-        t.FxSave.AsSpan(0, 160).CopyTo(_cpu.Architectural.FxSave);
+        _cpu.LoadX87State(t.FxSave);
         _cpu.LoadSseState(t.FxSave);
         var exit = _interpreter.Run(1);
 
@@ -86,7 +86,19 @@ public sealed class DifferentialRunner : IDisposable
             sb.Append($"\n  rip: host {(taken ? "taken" : "fall-through")} {expectedRip:x} emulator {_cpu.Rip:x}");
         Span<byte> emuFx = stackalloc byte[512];
         _cpu.SaveSseState(emuFx);
-        var hostFx = _native.FxImage;
+        _cpu.SaveX87State(emuFx);
+        Span<byte> hostFx = stackalloc byte[512];
+        _native.FxImage.CopyTo(hostFx);
+        // MXCSR_MASK describes the CPU model (host 0x2FFFF with AMD's misaligned-SSE bit, engine 0xFFFF).
+        emuFx.Slice(28, 4).CopyTo(hostFx[28..]);
+        // x87: FCW, FSW (TOP, condition codes, flags), abridged tags, FOP/FIP/FDP and ST0-ST7 as FXSAVE stores them.
+        for (int i = 0; i < 160; i += 16)
+        {
+            var h = hostFx.Slice(i, 16);
+            var e = emuFx.Slice(i, 16);
+            if (!h.SequenceEqual(e))
+                sb.Append($"\n  fx[{i}]: host {Convert.ToHexString(h)} emulator {Convert.ToHexString(e)}");
+        }
         for (int i = 0; i < 16; i++)
         {
             var h = hostFx.Slice(160 + 16 * i, 16);

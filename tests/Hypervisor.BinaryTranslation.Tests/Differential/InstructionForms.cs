@@ -58,6 +58,18 @@ public static class InstructionForms
         Mnemonic.Andnpd, Mnemonic.Orps, Mnemonic.Orpd, Mnemonic.Xorps, Mnemonic.Xorpd, Mnemonic.Unpcklps,
         Mnemonic.Unpckhps, Mnemonic.Unpcklpd, Mnemonic.Unpckhpd,
         Mnemonic.Ldmxcsr, Mnemonic.Stmxcsr, Mnemonic.Fxsave, Mnemonic.Fxsave64, Mnemonic.Fxrstor, Mnemonic.Fxrstor64,
+        // x87 on Float80.
+        Mnemonic.Fld, Mnemonic.Fild, Mnemonic.Fld1, Mnemonic.Fldl2t, Mnemonic.Fldl2e, Mnemonic.Fldpi, Mnemonic.Fldlg2,
+        Mnemonic.Fldln2, Mnemonic.Fldz, Mnemonic.Fst, Mnemonic.Fstp, Mnemonic.Fist, Mnemonic.Fistp, Mnemonic.Fisttp,
+        Mnemonic.Fxch, Mnemonic.Ffree, Mnemonic.Fadd, Mnemonic.Faddp, Mnemonic.Fiadd, Mnemonic.Fmul, Mnemonic.Fmulp,
+        Mnemonic.Fimul, Mnemonic.Fsub, Mnemonic.Fsubp, Mnemonic.Fisub, Mnemonic.Fsubr, Mnemonic.Fsubrp, Mnemonic.Fisubr,
+        Mnemonic.Fdiv, Mnemonic.Fdivp, Mnemonic.Fidiv, Mnemonic.Fdivr, Mnemonic.Fdivrp, Mnemonic.Fidivr,
+        Mnemonic.Fcom, Mnemonic.Fcomp, Mnemonic.Fcompp, Mnemonic.Fucom, Mnemonic.Fucomp, Mnemonic.Fucompp,
+        Mnemonic.Ficom, Mnemonic.Ficomp, Mnemonic.Fcomi, Mnemonic.Fcomip, Mnemonic.Fucomi, Mnemonic.Fucomip,
+        Mnemonic.Ftst, Mnemonic.Fxam, Mnemonic.Fchs, Mnemonic.Fabs, Mnemonic.Fsqrt, Mnemonic.Frndint,
+        Mnemonic.Fcmovb, Mnemonic.Fcmovnb, Mnemonic.Fcmove, Mnemonic.Fcmovne, Mnemonic.Fcmovbe, Mnemonic.Fcmovnbe,
+        Mnemonic.Fcmovu, Mnemonic.Fcmovnu, Mnemonic.Fnstsw, Mnemonic.Fnstcw, Mnemonic.Fldcw, Mnemonic.Fninit,
+        Mnemonic.Fnclex, Mnemonic.Fincstp, Mnemonic.Fdecstp, Mnemonic.Fnop, Mnemonic.Wait,
     ];
 
     public static bool IsStringCode(Code code) =>
@@ -82,6 +94,7 @@ public static class InstructionForms
         OpCodeOperandKind.cl, OpCodeOperandKind.br64_1, OpCodeOperandKind.br64_4, OpCodeOperandKind.seg_rSI,
         OpCodeOperandKind.es_rDI, OpCodeOperandKind.seg_rBX_al,
         OpCodeOperandKind.xmm_reg, OpCodeOperandKind.xmm_rm, OpCodeOperandKind.xmm_or_mem,
+        OpCodeOperandKind.st0, OpCodeOperandKind.sti_opcode,
     ];
 
     /// <summary>All forms, in <see cref="Code"/> order.</summary>

@@ -90,6 +90,8 @@ public sealed class InstructionGenerator(ulong slot, ulong pad, ulong data, ulon
                     break;
                 }
                 case OpCodeOperandKind.mem: operands.Add(MemoryPlaceholder.Instance); break;
+                case OpCodeOperandKind.st0: operands.Add(Register.ST0); break;
+                case OpCodeOperandKind.sti_opcode: operands.Add(Register.ST0 + _rng.Next(8)); break;
                 case OpCodeOperandKind.xmm_reg: case OpCodeOperandKind.xmm_rm: operands.Add(Register.XMM0 + _rng.Next(16)); break;
                 case OpCodeOperandKind.xmm_or_mem:
                     operands.Add(_rng.Next(2) == 0 ? Register.XMM0 + _rng.Next(16) : MemoryPlaceholder.Instance);
@@ -160,6 +162,7 @@ public sealed class InstructionGenerator(ulong slot, ulong pad, ulong data, ulon
         // MXCSR: default control, random sticky exception flags (bits 0-5).
         BitConverter.TryWriteBytes(fxImage.AsSpan(24), 0x1F80u | (uint)_rng.Next(64));
         for (int i = 160; i < 416; i += 8) BitConverter.TryWriteBytes(fxImage.AsSpan(i), Value());
+        RandomX87(fxImage);
         if (mnemonic is Mnemonic.Fxrstor or Mnemonic.Fxrstor64)
         {
             // A restorable image: zero x87 part but FCW, a valid MXCSR, random XMM.
@@ -184,6 +187,42 @@ public sealed class InstructionGenerator(ulong slot, ulong pad, ulong data, ulon
         if (mnemonic is Mnemonic.Fxsave or Mnemonic.Fxsave64) test.IgnoredData = ((int)(memTarget - data) + 28, 4);
         UndefinedBehaviour.Apply(test, data);
         return test;
+    }
+
+    /// <summary>
+    /// A random x87 state: every exception masked (an unmasked one would trap in the host process) but random
+    /// rounding and precision control, random TOP, condition codes, sticky flags and tags, and register values
+    /// drawn from zeros, infinities, NaNs, denormals, unnormals, integers and random encodings.
+    /// </summary>
+    private void RandomX87(byte[] fx)
+    {
+        ushort fcw = (ushort)(0x037F & ~0xF00 | _rng.Next(16) << 8);
+        if (((fcw >> 8) & 3) == 1) fcw |= 0x200;
+        BitConverter.TryWriteBytes(fx.AsSpan(0), fcw);
+        ushort fsw = (ushort)(_rng.Next(8) << 11 | (_rng.Next(16) & 0xF) << 8 & 0x4700 | _rng.Next(64) & 0x3F);
+        BitConverter.TryWriteBytes(fx.AsSpan(2), fsw);
+        fx[4] = (byte)(_rng.Next(3) == 0 ? 0xFF : _rng.Next(256));
+        for (int i = 0; i < 8; i++)
+        {
+            var slot = fx.AsSpan(32 + 16 * i, 16);
+            slot.Clear();
+            ulong m;
+            ushort se;
+            int sign = _rng.Next(2) << 15;
+            switch (_rng.Next(9))
+            {
+                case 0: m = 0; se = 0; break;
+                case 1: m = 1UL << 63; se = 0x7FFF; break;
+                case 2: m = 0xC000_0000_0000_0000 | (ulong)_rng.NextInt64() >> 2; se = 0x7FFF; break;
+                case 3: m = 0x8000_0000_0000_0000 | (ulong)_rng.NextInt64() >> 3 | 1; se = 0x7FFF; break;
+                case 4: m = (ulong)_rng.NextInt64() >> 1; se = 0; break;
+                case 5: m = (ulong)_rng.NextInt64() >> 1; se = (ushort)_rng.Next(1, 0x7FFF); break;
+                case 6: m = 1UL << 63 | (ulong)_rng.Next(16) << 59; se = (ushort)(16383 + _rng.Next(0, 12)); break;
+                default: m = 1UL << 63 | (ulong)_rng.NextInt64(); se = (ushort)(16383 + _rng.Next(-80, 80)); break;
+            }
+            BitConverter.TryWriteBytes(slot, m);
+            BitConverter.TryWriteBytes(slot[8..], (ushort)(se | sign));
+        }
     }
 
     private static bool IsSse(Code code)

@@ -18,16 +18,13 @@ public static unsafe class SseControl
 
     public static bool Stmxcsr(CpuContext c, ref Op op) => c.Write<uint>(Addressing.Linear(c, ref op), c.Mxcsr);
 
-    /// <summary>
-    /// FXSAVE: the x87/MMX part comes from the architectural image (no x87 instruction executes yet), XMM and
-    /// MXCSR from the live registers. The 512-byte area must be 16-byte aligned.
-    /// </summary>
+    /// <summary>FXSAVE: x87, XMM and MXCSR state into a 16-byte aligned 512-byte area.</summary>
     public static bool Fxsave(CpuContext c, ref Op op)
     {
         ulong lin = Addressing.Linear(c, ref op);
         if ((lin & 15) != 0) return c.Fault(Vectors.GeneralProtection, 0);
         var image = new byte[512];
-        c.Architectural.FxSave.AsSpan(0, 160).CopyTo(image);
+        c.SaveX87State(image);
         c.SaveSseState(image);
         // Bytes 416-511 are reserved or available to software; the processor leaves them alone (checked
         // against an AMD Zen host by the differential harness).
@@ -43,7 +40,7 @@ public static unsafe class SseControl
         fixed (byte* p = image)
             if (!c.ReadBytes(lin, p, 512)) return false;
         if ((BitConverter.ToUInt32(image, 24) & ~CpuContext.MxcsrMask) != 0) return c.Fault(Vectors.GeneralProtection, 0);
-        image.AsSpan(0, 160).CopyTo(c.Architectural.FxSave);
+        c.LoadX87State(image);
         c.LoadSseState(image);
         return true;
     }
