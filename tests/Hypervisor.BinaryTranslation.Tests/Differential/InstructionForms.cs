@@ -70,6 +70,7 @@ public static class InstructionForms
         Mnemonic.Fcmovb, Mnemonic.Fcmovnb, Mnemonic.Fcmove, Mnemonic.Fcmovne, Mnemonic.Fcmovbe, Mnemonic.Fcmovnbe,
         Mnemonic.Fcmovu, Mnemonic.Fcmovnu, Mnemonic.Fnstsw, Mnemonic.Fnstcw, Mnemonic.Fldcw, Mnemonic.Fninit,
         Mnemonic.Fnclex, Mnemonic.Fincstp, Mnemonic.Fdecstp, Mnemonic.Fnop, Mnemonic.Wait,
+        Mnemonic.Fscale,
     ];
 
     public static bool IsStringCode(Code code) =>

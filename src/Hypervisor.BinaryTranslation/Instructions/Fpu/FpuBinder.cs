@@ -8,7 +8,8 @@ namespace Hypervisor.BinaryTranslation.Instructions.Fpu;
 /// <summary>
 /// Binds the implemented x87 instructions. CR0.EM or CR0.TS make them raise #NM (Intel SDM Vol. 3, 2.5),
 /// decided at decode time from the mode key like SSE. Not yet bound (they decode to #UD): the transcendental
-/// and environment instructions (FSIN..FYL2XP1, FPREM, FSCALE, FXTRACT, FLDENV/FSTENV/FSAVE/FRSTOR, FBLD/FBSTP).
+/// and environment instructions (FSIN..FYL2XP1, FLDENV/FSTENV/FSAVE/FRSTOR, FBLD/FBSTP), and FPREM/FPREM1/FXTRACT,
+/// whose condition codes do not yet match the host CPU in the differential harness.
 /// </summary>
 public static unsafe class FpuBinder
 {
@@ -146,6 +147,7 @@ public static unsafe class FpuBinder
             case Mnemonic.Fincstp: op.Aux = 1; op.Handler = &FpuControl.MoveTop; return true;
             case Mnemonic.Fdecstp: op.Aux = 0xFF; op.Handler = &FpuControl.MoveTop; return true;
             case Mnemonic.Fnop: case Mnemonic.Wait: op.Handler = &FpuControl.WaitOnly; return true;
+            case Mnemonic.Fscale: op.Aux = 0; op.Handler = &FpuScale.TwoOperand; return true;
         }
         return false;
     }
