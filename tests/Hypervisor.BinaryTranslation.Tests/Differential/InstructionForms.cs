@@ -71,10 +71,21 @@ public static class InstructionForms
         Mnemonic.Fcmovu, Mnemonic.Fcmovnu, Mnemonic.Fnstsw, Mnemonic.Fnstcw, Mnemonic.Fldcw, Mnemonic.Fninit,
         Mnemonic.Fnclex, Mnemonic.Fincstp, Mnemonic.Fdecstp, Mnemonic.Fnop, Mnemonic.Wait,
         Mnemonic.Fscale,
+        // SSE/SSE2 floating point (host-assisted, MXCSR exact).
+        Mnemonic.Addps, Mnemonic.Addpd, Mnemonic.Addss, Mnemonic.Addsd, Mnemonic.Subps, Mnemonic.Subpd,
+        Mnemonic.Subss, Mnemonic.Subsd, Mnemonic.Mulps, Mnemonic.Mulpd, Mnemonic.Mulss, Mnemonic.Mulsd,
+        Mnemonic.Divps, Mnemonic.Divpd, Mnemonic.Divss, Mnemonic.Divsd, Mnemonic.Minps, Mnemonic.Minpd,
+        Mnemonic.Minss, Mnemonic.Minsd, Mnemonic.Maxps, Mnemonic.Maxpd, Mnemonic.Maxss, Mnemonic.Maxsd,
+        Mnemonic.Sqrtps, Mnemonic.Sqrtpd, Mnemonic.Sqrtss, Mnemonic.Sqrtsd, Mnemonic.Rcpps, Mnemonic.Rcpss,
+        Mnemonic.Rsqrtps, Mnemonic.Rsqrtss, Mnemonic.Cmpps, Mnemonic.Cmppd, Mnemonic.Cmpss,
+        Mnemonic.Cvtps2pd, Mnemonic.Cvtpd2ps, Mnemonic.Cvtss2sd, Mnemonic.Cvtsd2ss, Mnemonic.Cvtdq2ps,
+        Mnemonic.Cvtps2dq, Mnemonic.Cvttps2dq, Mnemonic.Cvtdq2pd, Mnemonic.Cvtpd2dq, Mnemonic.Cvttpd2dq,
+        Mnemonic.Comiss, Mnemonic.Ucomiss, Mnemonic.Comisd, Mnemonic.Ucomisd, Mnemonic.Cvtsi2ss, Mnemonic.Cvtsi2sd,
+        Mnemonic.Cvtss2si, Mnemonic.Cvttss2si, Mnemonic.Cvtsd2si, Mnemonic.Cvttsd2si,
     ];
 
     public static bool IsStringCode(Code code) =>
-        IsStringOp(code.Mnemonic()) && code is not (Code.Movsd_xmm_xmmm64 or Code.Movsd_xmmm64_xmm);
+        IsStringOp(code.Mnemonic()) && code is not (Code.Movsd_xmm_xmmm64 or Code.Movsd_xmmm64_xmm or Code.Cmpsd_xmm_xmmm64_imm8);
 
     public static bool IsStringOp(Mnemonic m) => m is Mnemonic.Movsb or Mnemonic.Movsw or Mnemonic.Movsd
         or Mnemonic.Movsq or Mnemonic.Stosb or Mnemonic.Stosw or Mnemonic.Stosd or Mnemonic.Stosq
@@ -112,9 +123,7 @@ public static class InstructionForms
             bool ok = true;
             for (int i = 0; i < oc.OpCount; i++) ok &= Supported.Contains(oc.GetOpKind(i));
             // BSWAP r16 is undefined; 16-bit RET pops a 16-bit RIP, which leaves the test page.
-            // CMPSD xmm (SSE2 FP compare) shares a mnemonic with the string CMPSD and is not implemented yet;
-            // anything beyond SSE2 (the SSE4.1 PEXTRW r/m16 form) is outside the CPUID model.
-            if (code == Code.Cmpsd_xmm_xmmm64_imm8) ok = false;
+            // Anything beyond SSE2 (the SSE4.1 PEXTRW r/m16 form) is outside the CPUID model.
             var features = code.CpuidFeatures();
             if (features.Any(f => f is CpuidFeature.SSE3 or CpuidFeature.SSSE3 or CpuidFeature.SSE4_1
                     or CpuidFeature.SSE4_2 or CpuidFeature.SSE4A)) ok = false;

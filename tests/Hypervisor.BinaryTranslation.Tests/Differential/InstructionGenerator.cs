@@ -159,9 +159,11 @@ public sealed class InstructionGenerator(ulong slot, ulong pad, ulong data, ulon
         var fxImage = new byte[512];
         fxImage[0] = 0x7F;
         fxImage[1] = 0x03;
-        // MXCSR: default control, random sticky exception flags (bits 0-5).
-        BitConverter.TryWriteBytes(fxImage.AsSpan(24), 0x1F80u | (uint)_rng.Next(64));
-        for (int i = 160; i < 416; i += 8) BitConverter.TryWriteBytes(fxImage.AsSpan(i), Value());
+        // MXCSR: all exceptions masked (an unmasked one would trap the host process), random sticky flags,
+        // rounding control, DAZ and FTZ.
+        uint mxcsr = 0x1F80u | (uint)_rng.Next(64) | (uint)_rng.Next(4) << 13 | (uint)_rng.Next(2) << 6 | (uint)_rng.Next(2) << 15;
+        BitConverter.TryWriteBytes(fxImage.AsSpan(24), mxcsr);
+        for (int i = 160; i < 416; i += 8) BitConverter.TryWriteBytes(fxImage.AsSpan(i), FloatBits());
         RandomX87(fxImage);
         if (mnemonic is Mnemonic.Fxrstor or Mnemonic.Fxrstor64)
         {
@@ -225,6 +227,28 @@ public sealed class InstructionGenerator(ulong slot, ulong pad, ulong data, ulon
         }
     }
 
+    /// <summary>Eight bytes of XMM data: doubles, float pairs (normal, tiny, huge, special) or integer patterns.</summary>
+    private ulong FloatBits()
+    {
+        double Pick() => _rng.Next(8) switch
+        {
+            0 => 0.0,
+            1 => double.PositiveInfinity * (_rng.Next(2) * 2 - 1),
+            2 => double.NaN,
+            3 => 4.9e-324 * _rng.Next(1, 1000),
+            4 => (_rng.NextDouble() - 0.5) * 1e300,
+            5 => _rng.Next(-1000, 1000) / 8.0,
+            _ => (_rng.NextDouble() - 0.5) * Math.Pow(2, _rng.Next(-1100, 1100)),
+        };
+        float PickF() => _rng.Next(4) == 0 ? 1e-41f * _rng.Next(1, 1000) : (float)Pick();
+        return _rng.Next(3) switch
+        {
+            0 => (ulong)BitConverter.DoubleToInt64Bits(Pick()),
+            1 => (ulong)BitConverter.SingleToUInt32Bits(PickF()) | (ulong)BitConverter.SingleToUInt32Bits(PickF()) << 32,
+            _ => Value(),
+        };
+    }
+
     private static bool IsSse(Code code)
     {
         var oc = code.ToOpCode();
@@ -278,7 +302,7 @@ public sealed class InstructionGenerator(ulong slot, ulong pad, ulong data, ulon
     private void FixImplicit(Instruction ins, Mnemonic m, ulong[] gprs, byte[] dataBytes, byte[] stack, ulong memTarget, Register memBase)
     {
         const int Rax = 0, Rcx = 1, Rdx = 2, Rbx = 3, Rbp = 5, Rsi = 6, Rdi = 7;
-        if (InstructionForms.IsStringOp(m) && ins.Code is not (Code.Movsd_xmm_xmmm64 or Code.Movsd_xmmm64_xmm))
+        if (InstructionForms.IsStringCode(ins.Code))
         {
             gprs[Rsi] = data + (ulong)_rng.Next(0x200, 0x1E00);
             gprs[Rdi] = data + (ulong)_rng.Next(0x200, 0x1E00);

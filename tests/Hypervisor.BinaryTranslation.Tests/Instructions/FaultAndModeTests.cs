@@ -217,6 +217,49 @@ public class FaultAndModeTests
         Assert.Equal(CpuMode.Real, m.Cpu.Mode);
     }
 
+    /// <summary>An unmasked SIMD exception raises #XM and leaves the destination unchanged (SDM Vol. 1, 11.5.1).</summary>
+    [Fact]
+    public void UnmaskedSseDivideByZeroRaisesSimdException()
+    {
+        using var m = new TestMachine();
+        m.Load(a =>
+        {
+            // MXCSR with ZM (bit 9) cleared.
+            a.mov(__dword_ptr[rsp - 8], 0x1F80 & ~0x200);
+            a.ldmxcsr(__dword_ptr[rsp - 8]);
+            a.mov(eax, 0x3F80_0000);
+            a.movd(xmm0, eax);
+            a.xorps(xmm1, xmm1);
+            a.divss(xmm0, xmm1);
+        });
+        Assert.Equal(RunExit.Exception, m.Run());
+        Assert.Equal(Vectors.SimdFloatingPoint, m.Cpu.Exception.Vector);
+        Assert.Equal(0x3F80_0000u, System.Runtime.Intrinsics.Vector128.ToScalar(System.Runtime.Intrinsics.Vector128.AsUInt32(m.Cpu.XmmReg(0))));
+        Assert.NotEqual(0u, m.Cpu.Mxcsr & 4);
+    }
+
+    /// <summary>An unmasked x87 exception is pending (FSW.ES) until the next waiting instruction raises #MF.</summary>
+    [Fact]
+    public void UnmaskedX87ExceptionIsReportedByTheNextWaitingInstruction()
+    {
+        using var m = new TestMachine();
+        m.Load(a =>
+        {
+            a.mov(__word_ptr[rsp - 8], 0x037F & ~0x4);
+            a.fldcw(__word_ptr[rsp - 8]);
+            a.fld1();
+            a.fldz();
+            a.fdivp(st1, st0);
+            a.nop();
+            a.wait();
+        });
+        Assert.Equal(RunExit.Exception, m.Run());
+        Assert.Equal(Vectors.FloatingPoint, m.Cpu.Exception.Vector);
+        Assert.NotEqual(0, m.Cpu.Fsw & 0x84);
+        // The FDIVP itself completed (ES set); the NOP ran; FWAIT faulted: 6 instructions retired.
+        Assert.Equal(6, m.Cpu.InstructionsRetired);
+    }
+
     [Fact]
     public void CpuidDescribesTheEngineAndNamesTheHypervisor()
     {

@@ -25,6 +25,8 @@ public static unsafe class SseBinder
         }
         bool control = ins.Mnemonic is Mnemonic.Ldmxcsr or Mnemonic.Stmxcsr or Mnemonic.Fxsave or Mnemonic.Fxsave64
             or Mnemonic.Fxrstor or Mnemonic.Fxrstor64;
+        // CVT(T)SS2SI/SD2SI with a memory source name no XMM register but are SSE instructions all the same.
+        anyXmm |= ins.Mnemonic is Mnemonic.Cvtss2si or Mnemonic.Cvttss2si or Mnemonic.Cvtsd2si or Mnemonic.Cvttsd2si;
         if (!anyXmm && !control) return false;
 
         byte gpr0 = op.R0, gpr1 = op.R1;
@@ -33,7 +35,7 @@ public static unsafe class SseBinder
             op.R1 = (byte)(ins.Op1Register - Register.XMM0);
 
         bool bound = control ? SseControl.Bind(ins, ref op)
-            : PackedInteger.Bind(ins, ref op) || SseMove.Bind(ins, ref op, gpr0, gpr1);
+            : PackedInteger.Bind(ins, ref op) || SseMove.Bind(ins, ref op, gpr0, gpr1) || SseFloat.Bind(ins, ref op, gpr0, gpr1);
         if (!bound) return false;
         bool fxsr = ins.Mnemonic is Mnemonic.Fxsave or Mnemonic.Fxsave64 or Mnemonic.Fxrstor or Mnemonic.Fxrstor64;
         if (fxsr ? ctx.FpuEmulated : !ctx.SseEnabled) op.Handler = &Misc.InvalidOpcode;
