@@ -1,5 +1,4 @@
 using Hypervisor.Cli.SerialConsole;
-using Hypervisor.Cli.Parsing;
 using Hypervisor.Devices.Console;
 using Hypervisor.Machine;
 
@@ -10,13 +9,14 @@ public static class MachineLauncher
 {
     public static int Run(MachineConfig config, TextWriter diagnostics)
     {
-        ICharacterBackend? serial = SerialBackends.Open(config.Serial, () => Quit(diagnostics));
+        ICharacterBackend serial = SerialBackends.Open(config.Serial, () => Quit(diagnostics));
         try
         {
-            throw new UsageException("this build of hv cannot run guests yet: Hypervisor.Machine.VirtualMachine is not in it");
+            return VirtualMachine.Run(config, serial, diagnostics);
         }
         finally
         {
+            // Puts the terminal back before hv prints its last words or exits.
             (serial as IDisposable)?.Dispose();
         }
     }
