@@ -1,0 +1,98 @@
+using Hypervisor.Devices.Acpi;
+using Hypervisor.Devices.Console;
+using Hypervisor.Devices.Legacy;
+using Hypervisor.Devices.Pci;
+using Hypervisor.Devices.Virtio;
+using Hypervisor.Devices.Virtio.Block;
+using Hypervisor.Devices.Virtio.Rng;
+using Hypervisor.Platform.Interrupts;
+using Hypervisor.Platform.Io;
+using Hypervisor.Platform.Lifecycle;
+using Hypervisor.Platform.Memory;
+using Hypervisor.Platform.Time;
+using Hypervisor.Storage;
+
+namespace Hypervisor.Machine;
+
+/// <summary>
+/// The PC's devices on their buses: the legacy ISA set, the i440FX/PIIX3 PCI bus and the virtio devices the
+/// configuration asks for. PIC, PIT and IOAPIC are left to the backend when it emulates them in the kernel.
+/// </summary>
+public sealed class PcBoard : IDisposable
+{
+    private readonly List<IDisposable> _owned = [];
+
+    public PcBoard(MachineConfig config, GuestMemory memory, PortIoBus ports, MmioBus mmio,
+        IInterruptController interrupts, VirtualClock clock, IVmControl control, ICharacterBackend serial,
+        bool inKernelIrqChip)
+    {
+        if (!inKernelIrqChip)
+        {
+            var pit = new Pit8254(interrupts, clock);
+            pit.RegisterPorts(ports);
+            new SystemControlPortB(pit, clock).RegisterPorts(ports);
+        }
+
+        var com1 = Own(new Serial16550(Serial16550.Com1Port, Serial16550.Com1Irq, interrupts, serial, clock));
+        com1.RegisterPorts(ports);
+
+        Rtc = new CmosRtc(interrupts, clock);
+        Rtc.SetMemorySizes(PcMemoryLayout.LowRamSize(memory.RamSize), PcMemoryLayout.HighRamSize(memory.RamSize));
+        Rtc.SetCpuCount(config.CpuCount);
+        Rtc.RegisterPorts(ports);
+
+        A20 = new A20Gate();
+        new I8042(interrupts, control, A20).RegisterPorts(ports);
+        new SystemControlPortA(control, A20).RegisterPorts(ports);
+        new PostCodePort().RegisterPorts(ports);
+        new DebugExit(control).RegisterPorts(ports);
+        FwCfg = new FwCfg(memory.RamSize, config.CpuCount);
+        FwCfg.RegisterPorts(ports);
+        new AcpiPm(AcpiPm.HvBasePort, interrupts, control, clock).RegisterPorts(ports);
+
+        Pci = new PciRoot(ports, mmio, interrupts, control);
+        AddDisks(config, memory);
+        Pci.AddDevice(new VirtioPciTransport(new VirtioRng(memory)));
+        // Without a BIOS nobody else assigns BARs and PIRQ routes; with one, the BIOS does it.
+        if (config.Boot == BootSource.Kernel) Pci.ConfigureForDirectBoot();
+    }
+
+    public CmosRtc Rtc { get; }
+    public A20Gate A20 { get; }
+    public FwCfg FwCfg { get; }
+    public PciRoot Pci { get; }
+
+    private void AddDisks(MachineConfig config, GuestMemory memory)
+    {
+        for (int i = 0; i < config.Disks.Count; i++)
+        {
+            var disk = config.Disks[i];
+            if (disk.Format != DiskFormat.Raw)
+                throw new MachineConfigurationException($"--disk {disk.Path}: format {disk.Format.ToString().ToLowerInvariant()} is not supported yet; use a raw image");
+            IBlockBackend backend;
+            try
+            {
+                backend = Own(RawFileBackend.Open(disk.Path, disk.ReadOnly));
+            }
+            catch (BlockBackendException e)
+            {
+                throw new MachineConfigurationException($"--disk {disk.Path}: {e.Message}", e);
+            }
+            var blk = Own(new VirtioBlk(memory, backend, serial: $"hv{i}"));
+            Pci.AddDevice(new VirtioPciTransport(blk));
+        }
+    }
+
+    private T Own<T>(T disposable) where T : IDisposable
+    {
+        _owned.Add(disposable);
+        return disposable;
+    }
+
+    public void Dispose()
+    {
+        // Devices before their backends: a blk worker must stop before its file closes.
+        for (int i = _owned.Count - 1; i >= 0; i--) _owned[i].Dispose();
+        _owned.Clear();
+    }
+}
