@@ -13,8 +13,15 @@ public static class FpuLoadStore
         if (!Fpu.Begin(c, out var st)) return false;
         var before = st;
         if (!Fpu.ReadMemory(c, ref op, (FpuMemory)op.Aux, true, ref st, out var v, out _)) return false;
+        if (!c.StEmpty(7))
+        {
+            // Stack overflow takes precedence: the operand's own exceptions (denormal, SNaN) are not reported,
+            // as on the host CPU.
+            st = before;
+            Fpu.Push(c, v, ref st);
+        }
         // An unmasked invalid (SNaN) or denormal operand leaves the stack unchanged.
-        if (Fpu.Control(c).Unmasked((st & ~before) & (X87Status.Invalid | X87Status.Denormal)) == 0)
+        else if (Fpu.Control(c).Unmasked((st & ~before) & (X87Status.Invalid | X87Status.Denormal)) == 0)
             Fpu.Push(c, v, ref st);
         Fpu.Commit(c, st);
         return true;
