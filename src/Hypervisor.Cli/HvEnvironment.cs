@@ -1,5 +1,6 @@
 using System.Text;
 using Hypervisor.Cli.Host;
+using Hypervisor.Kvm;
 using Hypervisor.Machine;
 
 namespace Hypervisor.Cli;
@@ -17,7 +18,7 @@ public sealed record HvEnvironment
     public required TextWriter Error { get; init; }
     public required MachineRunner RunMachine { get; init; }
     public Func<ulong?> HostMemoryTotal { get; init; } = () => HostMemory.ReadTotal();
-    public Func<KvmStatus> ProbeKvm { get; init; } = () => KvmProbe.Probe();
+    public Func<KvmProbeResult> ProbeKvm { get; init; } = () => KvmHypervisor.Probe();
 
     public static HvEnvironment Process() => new()
     {

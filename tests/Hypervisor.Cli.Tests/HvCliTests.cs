@@ -1,3 +1,4 @@
+using Hypervisor.Kvm;
 using Hypervisor.Cli.Host;
 using Hypervisor.Machine;
 using Hypervisor.Platform.Hypervisor;
@@ -13,7 +14,7 @@ public sealed class HvCliTests : IDisposable
     private readonly List<MachineConfig> _runs = [];
     private readonly string _kernel;
     private Func<MachineConfig, int> _machine = _ => 0;
-    private KvmStatus _kvm = new(false, "does not exist");
+    private KvmProbeResult _kvm = new(false, "KVM is not usable: /dev/kvm does not exist. Use --accel bt to run with binary translation instead.");
     private ulong? _hostMemory = 8UL << 30;
 
     public HvCliTests()
@@ -115,15 +116,14 @@ public sealed class HvCliTests : IDisposable
     [Fact]
     public void Accel_kvm_with_a_usable_device_is_passed_on()
     {
-        _kvm = new KvmStatus(true, "answers KVM API version 12");
+        _kvm = new KvmProbeResult(true, "/dev/kvm opened, KVM API version 12");
         Assert.Equal(Accelerator.Kvm, RunOnce("--accel", "kvm", "--kernel", _kernel).Accelerator);
     }
 
     [Fact]
     public void Accel_kvm_without_a_usable_device_suggests_bt()
     {
-        _kvm = new KvmStatus(false, "does not exist");
-        AssertUsageError("hv: error: /dev/kvm is not available (it does not exist); use --accel bt for binary translation",
+        AssertUsageError("hv: error: KVM is not usable: /dev/kvm does not exist. Use --accel bt to run with binary translation instead.",
             "run", "--accel", "kvm", "--kernel", _kernel);
     }
 
@@ -311,22 +311,21 @@ public sealed class HvCliTests : IDisposable
     [Fact]
     public void Version_reports_runtime_and_accelerators()
     {
-        _kvm = new KvmStatus(false, "does not exist");
         Assert.Equal(0, Hv("version"));
         string text = _output.ToString();
         Assert.StartsWith("hv ", text);
         Assert.Contains(".NET", text);
-        Assert.Contains("kvm: not usable (/dev/kvm does not exist)", text);
-        Assert.Contains("bt: usable", text);
+        Assert.Contains("kvm: not usable (KVM is not usable: /dev/kvm does not exist.", text);
+        Assert.Contains("bt: instruction core only; cannot run a whole machine yet", text);
         Assert.Contains("default accelerator: bt", text);
     }
 
     [Fact]
     public void Version_names_kvm_the_default_when_it_is_usable()
     {
-        _kvm = new KvmStatus(true, "answers KVM API version 12");
+        _kvm = new KvmProbeResult(true, "/dev/kvm opened, KVM API version 12");
         Assert.Equal(0, Hv("version"));
-        Assert.Contains("kvm: usable (/dev/kvm answers KVM API version 12)", _output.ToString());
+        Assert.Contains("kvm: usable (/dev/kvm opened, KVM API version 12)", _output.ToString());
         Assert.Contains("default accelerator: kvm", _output.ToString());
     }
 

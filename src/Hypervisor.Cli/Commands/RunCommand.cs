@@ -1,6 +1,7 @@
 using System.CommandLine;
 using Hypervisor.Cli.Host;
 using Hypervisor.Cli.Parsing;
+using Hypervisor.Kvm;
 using Hypervisor.Machine;
 
 namespace Hypervisor.Cli.Commands;
@@ -132,9 +133,10 @@ public sealed class RunCommand
         };
         if (accelerator == Accelerator.Kvm)
         {
-            KvmStatus kvm = environment.ProbeKvm();
+            // The backend's own check, so the CLI and the backend can never disagree about /dev/kvm.
+            KvmProbeResult kvm = environment.ProbeKvm();
             if (!kvm.Usable)
-                throw new UsageException($"{KvmProbe.DevicePath} is not available (it {kvm.Reason}); use --accel bt for binary translation");
+                throw new UsageException(kvm.Reason);
         }
 
         List<DiskConfig> disks = [.. diskSpecs.Select(ParseAndCheckDisk)];

@@ -1,6 +1,7 @@
 using System.CommandLine;
 using System.Reflection;
 using System.Runtime.InteropServices;
+using Hypervisor.Kvm;
 using Hypervisor.Cli.Host;
 
 namespace Hypervisor.Cli.Commands;
@@ -30,10 +31,10 @@ public sealed class VersionCommand
         TextWriter output = environment.Output;
         output.WriteLine($"hv {Version}");
         output.WriteLine($"runtime: {RuntimeInformation.FrameworkDescription} on {RuntimeInformation.RuntimeIdentifier}");
-        KvmStatus kvm = environment.ProbeKvm();
-        output.WriteLine($"kvm: {(kvm.Usable ? "usable" : "not usable")} ({KvmProbe.DevicePath} {kvm.Reason})");
-        // Binary translation needs nothing from the host beyond this process.
-        output.WriteLine("bt: usable (binary translation)");
+        KvmProbeResult kvm = environment.ProbeKvm();
+        output.WriteLine($"kvm: {(kvm.Usable ? "usable" : "not usable")} ({kvm.Reason})");
+        // Binary translation needs nothing from the host, but its system emulation (P1.4) has not landed.
+        output.WriteLine("bt: instruction core only; cannot run a whole machine yet");
         output.WriteLine($"default accelerator: {(kvm.Usable ? "kvm" : "bt")}");
     }
 }
