@@ -1,0 +1,54 @@
+using Hypervisor.Devices.Console;
+
+namespace Hypervisor.Machine.Tests;
+
+/// <summary>Bad input must end in one <see cref="MachineConfigurationException"/> naming the problem, before any guest runs.</summary>
+public class VirtualMachineInputTests
+{
+    private static int Run(MachineConfig config) =>
+        VirtualMachine.Run(config, new InMemoryCharacterBackend(), TextWriter.Null);
+
+    [Fact]
+    public void AMissingKernelIsNamed()
+    {
+        var e = Assert.Throws<MachineConfigurationException>(() =>
+            Run(new MachineConfig { Kernel = "/nonexistent/vmlinuz", Accelerator = Accelerator.Bt }));
+        Assert.Equal("--kernel /nonexistent/vmlinuz: no such file", e.Message);
+    }
+
+    [Fact]
+    public void AMissingDiskIsNamed()
+    {
+        var e = Assert.Throws<MachineConfigurationException>(() =>
+            Run(new MachineConfig { Disks = [new DiskConfig("/nonexistent/disk.img")], Accelerator = Accelerator.Bt }));
+        Assert.Contains("/nonexistent/disk.img", e.Message);
+    }
+
+    [Theory]
+    [InlineData(0)]
+    [InlineData(256)]
+    public void CpuCountsOutsideTheMadtRangeAreRefused(int cpus)
+    {
+        var e = Assert.Throws<MachineConfigurationException>(() =>
+            Run(new MachineConfig { CpuCount = cpus, Accelerator = Accelerator.Bt }));
+        Assert.Contains("--cpus", e.Message);
+    }
+
+    [Fact]
+    public void KvmWithoutAUsableDeviceSaysSoAndSuggestsBt()
+    {
+        if (File.Exists("/dev/kvm")) return; // this host has KVM: the nested harness covers the other case
+        var kernel = Path.GetTempFileName();
+        try
+        {
+            var e = Assert.Throws<Hypervisor.Platform.Hypervisor.AccelerationUnavailableException>(() =>
+                Run(new MachineConfig { Kernel = kernel, Accelerator = Accelerator.Kvm }));
+            Assert.Contains("/dev/kvm", e.Message);
+            Assert.Contains("--accel bt", e.Message);
+        }
+        finally
+        {
+            File.Delete(kernel);
+        }
+    }
+}
