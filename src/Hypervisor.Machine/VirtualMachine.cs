@@ -176,6 +176,9 @@ public sealed class VirtualMachine : IDisposable
         foreach (var (option, path) in new[] { ("--kernel", config.Kernel), ("--initrd", config.Initrd), ("--bios", config.Bios) })
             if (path is not null && !File.Exists(path) && !(option == "--initrd" && path.Contains(',')))
                 throw new MachineConfigurationException($"{option} {path}: no such file");
+        if (config.Bios is not null)
+            throw new MachineConfigurationException(
+                $"--bios {config.Bios}: hv cannot run a BIOS yet; boot a kernel directly with --kernel");
         foreach (var disk in config.Disks)
             if (!File.Exists(disk.Path))
                 throw new MachineConfigurationException($"--disk {disk.Path}: no such file");

@@ -24,6 +24,22 @@ public class VirtualMachineInputTests
         Assert.Contains("/nonexistent/disk.img", e.Message);
     }
 
+    [Fact]
+    public void ABiosIsRefusedRatherThanIgnored()
+    {
+        var bios = Path.GetTempFileName();
+        try
+        {
+            var e = Assert.Throws<MachineConfigurationException>(() =>
+                Run(new MachineConfig { Bios = bios, Kernel = bios, Accelerator = Accelerator.Bt }));
+            Assert.StartsWith($"--bios {bios}:", e.Message);
+        }
+        finally
+        {
+            File.Delete(bios);
+        }
+    }
+
     [Theory]
     [InlineData(0)]
     [InlineData(256)]
