@@ -173,8 +173,9 @@ public sealed class VirtualMachine : IDisposable
     {
         if (config.CpuCount is < 1 or > 255)
             throw new MachineConfigurationException($"--cpus {config.CpuCount}: hv supports 1 to 255 vCPUs");
-        foreach (var (option, path) in new[] { ("--kernel", config.Kernel), ("--initrd", config.Initrd), ("--bios", config.Bios) })
-            if (path is not null && !File.Exists(path) && !(option == "--initrd" && path.Contains(',')))
+        // The initrd (or a multiboot module list, "a args,b") is checked where it is read: BootFile names the file.
+        foreach (var (option, path) in new[] { ("--kernel", config.Kernel), ("--bios", config.Bios) })
+            if (path is not null && !File.Exists(path))
                 throw new MachineConfigurationException($"{option} {path}: no such file");
         if (config.Bios is not null)
             throw new MachineConfigurationException(
