@@ -44,6 +44,18 @@ public sealed unsafe partial class CpuContext
 
     public PendingException Exception;
 
+    /// <summary>
+    /// STI (when IF was 0), MOV SS and POP SS block interrupts until the next instruction has retired (Intel SDM
+    /// Vol. 3, 6.8.3). The handler sets it and ends the block; the backend runs one instruction before it injects.
+    /// </summary>
+    public bool InterruptShadow;
+
+    /// <summary>A triple fault put the CPU into shutdown; the backend ends or resets the VM by policy.</summary>
+    public bool ShutdownPending;
+
+    /// <summary>The local APIC, when the backend provides one.</summary>
+    public ILocalApicAccess? LocalApic;
+
     /// <summary>Guest instructions retired.</summary>
     public long InstructionsRetired;
 
