@@ -1,3 +1,4 @@
+using Hypervisor.Platform;
 using Hypervisor.Boot.Acpi.Aml;
 using Hypervisor.Platform.Memory;
 using static Hypervisor.Boot.Acpi.Aml.Aml;

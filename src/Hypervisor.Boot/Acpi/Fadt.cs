@@ -1,3 +1,4 @@
+using Hypervisor.Platform;
 namespace Hypervisor.Boot.Acpi;
 
 /// <summary>

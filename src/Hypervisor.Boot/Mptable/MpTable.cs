@@ -1,3 +1,4 @@
+using Hypervisor.Platform;
 using Hypervisor.Platform.Memory;
 
 namespace Hypervisor.Boot.Mptable;

@@ -1,3 +1,4 @@
+using Hypervisor.Platform;
 using Hypervisor.Platform.Interrupts;
 using Hypervisor.Platform.Io;
 using Hypervisor.Platform.Lifecycle;
@@ -14,7 +15,7 @@ namespace Hypervisor.Devices.Acpi;
 public sealed class AcpiPm : IBusDevice, IDisposable
 {
     /// <summary>Where hv puts the blocks (FADT PM1a_EVT_BLK, PM1a_CNT_BLK, PM_TMR_BLK).</summary>
-    public const ushort HvBasePort = 0x600;
+    public const ushort HvBasePort = PcPlatform.AcpiPmBase;
     public const ushort HvPm1aEventBlock = HvBasePort + Pm1aEventOffset;
     public const ushort HvPm1aControlBlock = HvBasePort + Pm1aControlOffset;
     public const ushort HvPmTimerBlock = HvBasePort + PmTimerOffset;
@@ -25,10 +26,10 @@ public sealed class AcpiPm : IBusDevice, IDisposable
     public const int Pm1EventLength = 4, Pm1ControlLength = 2, PmTimerLength = 4;
 
     /// <summary>hv's DSDT declares <c>Name (_S5, Package () { 5, 5, 0, 0 })</c>: SLP_TYPa = SLP_TYPb = 5.</summary>
-    public const byte S5SleepType = 5;
+    public const byte S5SleepType = PcPlatform.SleepTypeS5;
 
     /// <summary>FADT SCI_INT: IRQ 9, as on PIIX4 and QEMU's pc machine.</summary>
-    public const int DefaultSciIrq = 9;
+    public const int DefaultSciIrq = PcPlatform.SciIrq;
 
     /// <summary>PM timer input clock (ACPI §4.8.3.3).</summary>
     public const long TimerFrequencyHz = 3_579_545;
@@ -38,8 +39,8 @@ public sealed class AcpiPm : IBusDevice, IDisposable
     /// belongs to the PCI host bridge device, which performs the reset; these numbers only keep the FADT and that
     /// device in agreement.
     /// </summary>
-    public const ushort ResetRegisterPort = 0xCF9;
-    public const byte ResetRegisterValue = 0x06;
+    public const ushort ResetRegisterPort = PcPlatform.ResetPort;
+    public const byte ResetRegisterValue = PcPlatform.ResetValue;
 
     // PM1_STS / PM1_EN bits (ACPI §4.8.3.1).
     public const ushort TmrStatus = 1 << 0, BmStatus = 1 << 4, GblStatus = 1 << 5, PwrbtnStatus = 1 << 8,

@@ -1,3 +1,4 @@
+using Hypervisor.Platform;
 using Hypervisor.Platform.Io;
 using Hypervisor.Platform.Lifecycle;
 
@@ -11,7 +12,7 @@ namespace Hypervisor.Devices.Pci;
 public sealed class PciHost : IBusDevice
 {
     public const ushort ConfigAddressPort = 0xCF8;
-    public const ushort ResetControlPort = 0xCF9;
+    public const ushort ResetControlPort = PcPlatform.ResetPort;
     public const ushort ConfigDataPort = 0xCFC;
     public const ushort PortCount = 8;
 

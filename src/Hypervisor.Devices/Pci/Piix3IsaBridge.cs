@@ -1,3 +1,5 @@
+using Hypervisor.Platform;
+
 namespace Hypervisor.Devices.Pci;
 
 /// <summary>
@@ -12,15 +14,6 @@ public sealed class Piix3IsaBridge : PciDevice
 
     /// <summary>PIRQRC[A] .. PIRQRC[D].</summary>
     public const int PirqRouteControl = 0x60;
-
-    /// <summary>
-    /// The ISA IRQs hv routes PIRQA..D to for direct kernel boot: what SeaBIOS programs on this chipset, so a guest
-    /// sees the same lines with or without a BIOS. The DSDT's _PRT must use the same numbers (<see cref="DefaultIrq"/>).
-    /// </summary>
-    public const byte DefaultIrqPirqA = 10;
-    public const byte DefaultIrqPirqB = 10;
-    public const byte DefaultIrqPirqC = 11;
-    public const byte DefaultIrqPirqD = 11;
 
     private readonly PciIntxRouter _router;
 
@@ -42,7 +35,11 @@ public sealed class Piix3IsaBridge : PciDevice
         PushRoutes();
     }
 
-    public static ReadOnlySpan<byte> DefaultRoutes => [DefaultIrqPirqA, DefaultIrqPirqB, DefaultIrqPirqC, DefaultIrqPirqD];
+    /// <summary>
+    /// The ISA IRQs hv routes PIRQA..D to for direct kernel boot: what SeaBIOS programs on this chipset, so a guest
+    /// sees the same lines with or without a BIOS. The DSDT's _PRT uses the same numbers (<see cref="PcPlatform.PirqGsi"/>).
+    /// </summary>
+    public static ReadOnlySpan<byte> DefaultRoutes => PcPlatform.PirqGsi;
 
     /// <summary>
     /// The ISA IRQ (= GSI) that INTx# pin <paramref name="pin"/> of a device in bus-0 slot <paramref name="slot"/>

@@ -1,8 +1,8 @@
-namespace Hypervisor.Boot;
+namespace Hypervisor.Platform;
 
 /// <summary>
-/// Facts about hv's PC that the firmware tables describe and the devices implement: they must agree, so they are
-/// written down once.
+/// Facts about hv's PC that the firmware tables (Boot) describe and the devices (Devices) implement: they must
+/// agree, so they are written down once, here, below both.
 /// </summary>
 public static class PcPlatform
 {
