@@ -4,6 +4,7 @@ using Hypervisor.BinaryTranslation.State;
 using Hypervisor.Platform.Cpu;
 using Hypervisor.Platform.Memory;
 using Iced.Intel;
+using IdentityPaging = Hypervisor.BinaryTranslation.Tests.Memory.IdentityPaging;
 
 namespace Hypervisor.BinaryTranslation.Tests;
 
@@ -19,7 +20,9 @@ public sealed class TestMachine : IDisposable
         Memory.AddRam(0, ramSize, "ram");
         Space = new AddressSpace(Memory);
         Cpu = new CpuContext(Space);
-        Cpu.Load(InitialState(bits, cpl));
+        var state = InitialState(bits, cpl);
+        IdentityPaging.Install(Memory, state);
+        Cpu.Load(state);
         Interpreter = new Interpreter(Cpu);
     }
 

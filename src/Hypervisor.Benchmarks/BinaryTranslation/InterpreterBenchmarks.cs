@@ -34,7 +34,8 @@ public class InterpreterBenchmarks
         var s = CpuState.CreateReset();
         s.Cr0 = 0x8000_0011;
         s.Efer = 0x500;
-        s.Cr4 = 0x600;
+        s.Cr4 = 0x620;
+        s.Cr3 = BuildIdentityPageTables(_memory);
         s.Cs = SegmentRegister.Flat(8, true, longMode: true);
         s.Ds = s.Es = s.Ss = SegmentRegister.Flat(0x10, false);
         s.Rsp = 0x8_0000;
@@ -48,6 +49,16 @@ public class InterpreterBenchmarks
         at = Emit(at, MemoryHeavy);
         _branchy = at = (at + 0xFF) & ~0xFFUL;
         Emit(at, Branchy);
+    }
+
+    /// <summary>4-level tables mapping the first 1 GiB with 2 MiB pages (linear = physical); returns CR3.</summary>
+    private static ulong BuildIdentityPageTables(GuestMemory memory)
+    {
+        const ulong pml4 = 0x30_0000, pdpt = pml4 + 0x1000, pd = pml4 + 0x2000, flags = 0x3; // present, writable
+        memory.Write(pml4, pdpt | flags);
+        memory.Write(pdpt, pd | flags);
+        for (ulong i = 0; i < 512; i++) memory.Write(pd + i * 8, (i << 21) | flags | 0x80);
+        return pml4;
     }
 
     /// <summary>Register-only integer code: ALU, shifts, LEA, MOV, INC/DEC; a taken branch every ~100.</summary>

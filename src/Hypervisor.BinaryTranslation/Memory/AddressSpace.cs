@@ -9,11 +9,15 @@ namespace Hypervisor.BinaryTranslation.Memory;
 /// </summary>
 public sealed unsafe class AddressSpace
 {
+    private const ulong A20Bit = 1UL << 20;
+    private volatile bool _a20Enabled = true;
+    private int _a20Generation;
+
     public AddressSpace(GuestMemory memory, IIoHandler? io = null, Mmu? mmu = null)
     {
         Ram = memory;
         Io = io;
-        Mmu = mmu ?? new Mmu();
+        Mmu = mmu ?? new PagingMmu();
         Code = new CodePageTracker(memory);
     }
 
@@ -21,6 +25,35 @@ public sealed unsafe class AddressSpace
     public IIoHandler? Io { get; }
     public Mmu Mmu { get; }
     public CodePageTracker Code { get; }
+
+    /// <summary>
+    /// The PC's A20 gate (port 92h bit 1, the keyboard controller's output port): when false, physical address
+    /// bit 20 of every CPU access - page-table reads included - is forced to 0, so real-mode addresses wrap at
+    /// 1 MiB like an 8086. Changing it bumps <see cref="A20Generation"/> and raises <see cref="A20Changed"/>:
+    /// every vCPU's TLB maps linear pages to host pages through the old mask and must be flushed
+    /// (<see cref="State.CpuContext.SyncA20"/>).
+    /// </summary>
+    public bool A20Enabled
+    {
+        get => _a20Enabled;
+        set
+        {
+            if (_a20Enabled == value) return;
+            _a20Enabled = value;
+            A20Mask = value ? ulong.MaxValue : ~A20Bit;
+            Interlocked.Increment(ref _a20Generation);
+            A20Changed?.Invoke();
+        }
+    }
+
+    /// <summary>ANDed into every physical address the CPU forms.</summary>
+    public ulong A20Mask { get; private set; } = ulong.MaxValue;
+
+    /// <summary>Counts A20 changes; a vCPU whose TLB was filled under another generation flushes it.</summary>
+    public int A20Generation => Volatile.Read(ref _a20Generation);
+
+    /// <summary>Raised on the thread that changed the gate, after the new mask is in effect.</summary>
+    public event Action? A20Changed;
 
     /// <summary>
     /// The host address of a physical page, or null for MMIO. <paramref name="readOnly"/> is set for ROM, whose

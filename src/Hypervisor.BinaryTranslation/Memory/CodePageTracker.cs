@@ -12,16 +12,14 @@ namespace Hypervisor.BinaryTranslation.Memory;
 public sealed class CodePageTracker
 {
     private readonly GuestMemory _memory;
-    private readonly byte[][] _pages;
+    /// <summary>One byte per page, indexed by <see cref="MemoryRegion.Slot"/>; grown when a region is added later.</summary>
+    private volatile byte[]?[] _pages = [];
     private readonly ConcurrentQueue<ulong> _deviceWrites = new();
     private volatile bool _deviceWritesPending;
 
     public CodePageTracker(GuestMemory memory)
     {
         _memory = memory;
-        _pages = new byte[memory.Regions.Count][];
-        for (int i = 0; i < _pages.Length; i++)
-            _pages[i] = new byte[(int)(memory.Regions[i].Size >> 12)];
         memory.DeviceWriteObserver += OnDeviceWrite;
     }
 
@@ -74,6 +72,19 @@ public sealed class CodePageTracker
         }
     }
 
+    /// <summary>First touch of a region (the vCPU and device threads may race here, so under a lock).</summary>
+    private byte[] Allocate(MemoryRegion region)
+    {
+        lock (_deviceWrites)
+        {
+            var pages = _pages;
+            if (region.Slot >= pages.Length) Array.Resize(ref pages, region.Slot + 1);
+            var slot = pages[region.Slot] ??= new byte[(int)(region.Size >> 12)];
+            _pages = pages;
+            return slot;
+        }
+    }
+
     private byte[]? Locate(ulong physical, out int page)
     {
         var regions = _memory.Regions;
@@ -83,7 +94,8 @@ public sealed class CodePageTracker
             if (physical >= r.GuestPhysicalAddress && physical < r.End)
             {
                 page = (int)((physical - r.GuestPhysicalAddress) >> 12);
-                return _pages[i];
+                var pages = _pages;
+                return r.Slot < pages.Length && pages[r.Slot] is { } p ? p : Allocate(r);
             }
         }
         page = 0;

@@ -24,6 +24,8 @@ public sealed partial class CpuContext
         LoadSseState(state.FxSave);
         LoadX87State(state.FxSave);
         UpdateMode();
+        // The PDPTE registers are not part of CpuState: reload them as the processor would on entering this state.
+        if (PaePagingActive) LoadPdptes();
     }
 
     /// <summary>The current state in backend-neutral form (a new object).</summary>
@@ -85,6 +87,7 @@ public sealed partial class CpuContext
         uint fpu = (uint)(a.Cr0 >> 2 & 3) | (uint)(a.Cr4 >> 9 & 1) << 2;
         ModeKey = (uint)(CodeBits >> 4) | (uint)(StackBits >> 4) << 3 | (uint)Mode << 6 | (uint)Cpl << 9 | fpu << 11;
         TranslationGeneration++;
+        SyncTranslationMode();
     }
 
     /// <summary>Linear address of the next instruction.</summary>

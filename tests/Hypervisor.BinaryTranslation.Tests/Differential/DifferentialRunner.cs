@@ -4,6 +4,7 @@ using Hypervisor.BinaryTranslation.Memory;
 using Hypervisor.BinaryTranslation.State;
 using Hypervisor.Platform.Memory;
 using Iced.Intel;
+using IdentityPaging = Hypervisor.BinaryTranslation.Tests.Memory.IdentityPaging;
 
 namespace Hypervisor.BinaryTranslation.Tests.Differential;
 
@@ -26,6 +27,7 @@ public sealed class DifferentialRunner : IDisposable
         _memory.AddRam(_native.Base, NativeRunner.Size, "differential");
         _cpu = new CpuContext(new AddressSpace(_memory));
         var state = TestMachine.InitialState(64, cpl: 3);
+        IdentityPaging.Install(_memory, state);
         _cpu.Load(state);
         _interpreter = new Interpreter(_cpu) { SingleStep = true };
     }
