@@ -1,4 +1,5 @@
 using Hypervisor.Kvm.Native;
+using Hypervisor.Platform;
 using System.Runtime.InteropServices;
 using static Hypervisor.Kvm.Native.KvmConstants;
 
@@ -15,8 +16,9 @@ public sealed unsafe partial class KvmVm
     private readonly List<KvmIoEventFd> _ioEventFds = [];
 
     /// <summary>
-    /// KVM_SET_GSI_ROUTING replaces the whole table (api.rst 4.52), so the default ISA/IOAPIC routes KVM set up
-    /// with the irqchip (virt/kvm/irqchip.c default_routing) are rebuilt with every MSI change.
+    /// KVM_SET_GSI_ROUTING replaces the whole table (api.rst 4.52): the ISA/IOAPIC routes are written once at
+    /// creation (KVM's default_routing sends GSI 0 to IOAPIC pin 0, which disagrees with hv's MADT) and rebuilt with
+    /// every MSI change.
     /// </summary>
     private void InitializeRouting() => CommitRouting();
 
@@ -32,9 +34,14 @@ public sealed unsafe partial class KvmVm
                     irqchip_irqchip = gsi < 8 ? KVM_IRQCHIP_PIC_MASTER : KVM_IRQCHIP_PIC_SLAVE,
                     irqchip_pin = gsi & 7,
                 });
+            // ISA IRQ 0 (the in-kernel PIT raises GSI 0) reaches IOAPIC pin 2, as the MADT's interrupt source
+            // override says (PcPlatform.PitGsi) and QEMU routes it (kvm_pc_setup_irq_routing); pin 2 itself has no
+            // ISA source, because IRQ 2 is the PICs' cascade.
+            if (gsi == PcPlatform.PitGsi) continue;
             entries.Add(new kvm_irq_routing_entry
             {
-                gsi = gsi, type = KVM_IRQ_ROUTING_IRQCHIP, irqchip_irqchip = KVM_IRQCHIP_IOAPIC, irqchip_pin = gsi,
+                gsi = gsi, type = KVM_IRQ_ROUTING_IRQCHIP, irqchip_irqchip = KVM_IRQCHIP_IOAPIC,
+                irqchip_pin = gsi == PcPlatform.PitIrq ? PcPlatform.PitGsi : gsi,
             });
         }
         foreach (var (gsi, msi) in _msiRoutes)
