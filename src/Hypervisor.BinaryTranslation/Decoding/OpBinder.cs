@@ -122,6 +122,7 @@ public static unsafe class OpBinder
                || Bcd.Bind(ins, ref op, ctx)
                || Misc.Bind(ins, ref op, ctx)
                || Instructions.Sse.SseBinder.Bind(ins, ref op, ctx)
-               || Instructions.Fpu.FpuBinder.Bind(ins, ref op, ctx);
+               || Instructions.Fpu.FpuBinder.Bind(ins, ref op, ctx)
+               || Instructions.Mmx.MmxBinder.Bind(ins, ref op, ctx);
     }
 }

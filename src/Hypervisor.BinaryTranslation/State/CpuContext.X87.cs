@@ -44,6 +44,22 @@ public sealed partial class CpuContext
         FpuValid = (byte)(valid ? FpuValid | bit : FpuValid & ~bit);
     }
 
+    /// <summary>MMn: the significand of physical register Rn (Intel SDM Vol. 1, 9.5).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public ulong Mm(int n) => FpuRegs[n].Significand;
+
+    /// <summary>Writing MMn also sets the register's sign and exponent (bits 79:64) to all ones.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public void SetMm(int n, ulong value) => FpuRegs[n] = new Float80(value, 0xFFFF);
+
+    /// <summary>The x87-to-MMX transition every MMX instruction but EMMS makes: TOP = 0, all tags valid.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public void EnterMmx()
+    {
+        Fsw &= 0xC7FF;
+        FpuValid = 0xFF;
+    }
+
     /// <summary>Loads the x87 part of an FXSAVE image (bytes 0-159; registers in ST order from byte 32).</summary>
     public void LoadX87State(ReadOnlySpan<byte> fx)
     {

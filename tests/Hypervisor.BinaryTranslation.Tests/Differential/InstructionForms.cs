@@ -82,6 +82,11 @@ public static class InstructionForms
         Mnemonic.Cvtps2dq, Mnemonic.Cvttps2dq, Mnemonic.Cvtdq2pd, Mnemonic.Cvtpd2dq, Mnemonic.Cvttpd2dq,
         Mnemonic.Comiss, Mnemonic.Ucomiss, Mnemonic.Comisd, Mnemonic.Ucomisd, Mnemonic.Cvtsi2ss, Mnemonic.Cvtsi2sd,
         Mnemonic.Cvtss2si, Mnemonic.Cvttss2si, Mnemonic.Cvtsd2si, Mnemonic.Cvttsd2si,
+        // MMX (the packed mnemonics above also have MM forms), the SSE/SSE2 additions on MM and the MM/XMM moves
+        // and conversions.
+        Mnemonic.Emms, Mnemonic.Movntq, Mnemonic.Maskmovq, Mnemonic.Pshufw, Mnemonic.Movq2dq, Mnemonic.Movdq2q,
+        Mnemonic.Cvtpi2ps, Mnemonic.Cvtpi2pd, Mnemonic.Cvtps2pi, Mnemonic.Cvttps2pi, Mnemonic.Cvtpd2pi,
+        Mnemonic.Cvttpd2pi,
     ];
 
     public static bool IsStringCode(Code code) =>
@@ -107,6 +112,7 @@ public static class InstructionForms
         OpCodeOperandKind.es_rDI, OpCodeOperandKind.seg_rBX_al,
         OpCodeOperandKind.xmm_reg, OpCodeOperandKind.xmm_rm, OpCodeOperandKind.xmm_or_mem,
         OpCodeOperandKind.st0, OpCodeOperandKind.sti_opcode,
+        OpCodeOperandKind.mm_reg, OpCodeOperandKind.mm_rm, OpCodeOperandKind.mm_or_mem, OpCodeOperandKind.seg_rDI,
     ];
 
     /// <summary>All forms, in <see cref="Code"/> order.</summary>

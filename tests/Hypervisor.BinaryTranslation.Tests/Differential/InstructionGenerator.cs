@@ -96,6 +96,11 @@ public sealed class InstructionGenerator(ulong slot, ulong pad, ulong data, ulon
                 case OpCodeOperandKind.xmm_or_mem:
                     operands.Add(_rng.Next(2) == 0 ? Register.XMM0 + _rng.Next(16) : MemoryPlaceholder.Instance);
                     break;
+                case OpCodeOperandKind.mm_reg: case OpCodeOperandKind.mm_rm: operands.Add(Register.MM0 + _rng.Next(8)); break;
+                case OpCodeOperandKind.mm_or_mem:
+                    operands.Add(_rng.Next(2) == 0 ? Register.MM0 + _rng.Next(8) : MemoryPlaceholder.Instance);
+                    break;
+                case OpCodeOperandKind.seg_rDI: break;
                 case OpCodeOperandKind.mem_offs: operands.Add(new MemoryOperand(Register.None, (long)(data + (ulong)_rng.Next(0x100, 0x1000)), 8)); break;
                 case OpCodeOperandKind.imm8_const_1: operands.Add(1); break;
                 case OpCodeOperandKind.imm8:
@@ -165,6 +170,7 @@ public sealed class InstructionGenerator(ulong slot, ulong pad, ulong data, ulon
         BitConverter.TryWriteBytes(fxImage.AsSpan(24), mxcsr);
         for (int i = 160; i < 416; i += 8) BitConverter.TryWriteBytes(fxImage.AsSpan(i), FloatBits());
         RandomX87(fxImage);
+        if (IsMmx(code)) RandomMmx(fxImage, dataBytes, memTarget == 0 ? -1 : (int)(memTarget - data));
         if (mnemonic is Mnemonic.Fxrstor or Mnemonic.Fxrstor64)
         {
             // A restorable image: zero x87 part but FCW, a valid MXCSR, random XMM.
@@ -225,6 +231,47 @@ public sealed class InstructionGenerator(ulong slot, ulong pad, ulong data, ulon
             BitConverter.TryWriteBytes(slot, m);
             BitConverter.TryWriteBytes(slot[8..], (ushort)(se | sign));
         }
+    }
+
+    /// <summary>
+    /// MMX operands: most registers get integer patterns in their significands (the sign/exponent bits stay
+    /// random, so the all-ones written by MMX stores and the untouched ones of reads are both checked), and a
+    /// memory operand gets one too.
+    /// </summary>
+    private void RandomMmx(byte[] fx, byte[] dataBytes, int memOffset)
+    {
+        for (int i = 0; i < 8; i++)
+            if (_rng.Next(4) != 0) BitConverter.TryWriteBytes(fx.AsSpan(32 + 16 * i), MmxValue());
+        if (memOffset >= 0 && _rng.Next(4) != 0) BitConverter.TryWriteBytes(dataBytes.AsSpan(memOffset), MmxValue());
+    }
+
+    private static readonly ushort[] LaneEdges = [0, 1, 2, 0x7F, 0x80, 0xFF, 0x100, 0x7FFF, 0x8000, 0x8001, 0xFF80, 0xFFFF, 0xFFFE];
+
+    /// <summary>A quadword of packed lanes: each word an edge value, a byte pair of edges, or random.</summary>
+    private ulong MmxValue()
+    {
+        if (_rng.Next(4) == 0) return Value();
+        ulong v = 0;
+        for (int i = 0; i < 4; i++)
+        {
+            ulong w = _rng.Next(3) switch
+            {
+                0 => LaneEdges[_rng.Next(LaneEdges.Length)],
+                1 => (ulong)(byte)LaneEdges[_rng.Next(LaneEdges.Length)] | (ulong)(byte)LaneEdges[_rng.Next(LaneEdges.Length)] << 8,
+                _ => (ulong)_rng.Next(0x10000),
+            };
+            v |= w << (16 * i);
+        }
+        return v;
+    }
+
+    private static bool IsMmx(Code code)
+    {
+        var oc = code.ToOpCode();
+        for (int i = 0; i < oc.OpCount; i++)
+            if (oc.GetOpKind(i) is OpCodeOperandKind.mm_reg or OpCodeOperandKind.mm_rm or OpCodeOperandKind.mm_or_mem)
+                return true;
+        return false;
     }
 
     /// <summary>Eight bytes of XMM data: doubles, float pairs (normal, tiny, huge, special) or integer patterns.</summary>
@@ -319,6 +366,9 @@ public sealed class InstructionGenerator(ulong slot, ulong pad, ulong data, ulon
             case Mnemonic.Xlatb:
                 gprs[Rbx] = data + (ulong)_rng.Next(0, 0x1E00);
                 break;
+            case Mnemonic.Maskmovq:
+                gprs[Rdi] = data + (ulong)_rng.Next(0x100, 0x1E00);
+                break;
             case Mnemonic.Loop: case Mnemonic.Loope: case Mnemonic.Loopne: case Mnemonic.Jecxz: case Mnemonic.Jrcxz:
                 if (_rng.Next(2) == 0) gprs[Rcx] = (ulong)(uint)_rng.Next(0, 3) | (_rng.Next(2) == 0 ? 0x1_0000_0000UL : 0);
                 break;
@@ -382,6 +432,8 @@ public sealed class InstructionGenerator(ulong slot, ulong pad, ulong data, ulon
             var m = code.Mnemonic();
             if (InstructionForms.IsStringCode(code)) return BuildString(code);
             if (code == Code.Xlat_m8) return Instruction.Create(code, new MemoryOperand(Register.RBX, Register.AL));
+            if (code == Code.Maskmovq_rDI_mm_mm && ops is [Register data, Register mask])
+                return Instruction.CreateMaskmovq(_rng.Next(3) == 0 ? 32 : 64, data, mask);
             var a = ops.ToArray();
             if (a.Length == 1 && a[0] is Branch) return Instruction.CreateBranch(code, pad);
             return a switch
