@@ -42,6 +42,8 @@ public static unsafe class MmxBinder
     private static bool NeedsOsfxsr(in Instruction ins)
     {
         if (ins.Mnemonic is Mnemonic.Pshufw or Mnemonic.Movntq) return false;
+        // PADDQ mm is SSE2 (SDM Vol. 2), though Iced files it under MMX.
+        if (ins.Mnemonic == Mnemonic.Paddq) return true;
         foreach (var f in ins.Code.CpuidFeatures())
             if (f is CpuidFeature.SSE or CpuidFeature.SSE2) return true;
         return false;
@@ -87,9 +89,9 @@ public static unsafe class MmxBinder
             Mnemonic.Pmaxsw => Form<Lane<PmaxswOp>>(memory),
             Mnemonic.Pminsw => Form<Lane<PminswOp>>(memory),
             Mnemonic.Psadbw => Form<Lane<PsadbwOp>>(memory),
-            Mnemonic.Punpcklbw => Form<Lane<PunpcklbwOp>>(memory),
-            Mnemonic.Punpcklwd => Form<Lane<PunpcklwdOp>>(memory),
-            Mnemonic.Punpckldq => Form<Lane<PunpckldqOp>>(memory),
+            Mnemonic.Punpcklbw => memory ? &MmxPacked.Memory32<Lane<PunpcklbwOp>> : &MmxPacked.Register<Lane<PunpcklbwOp>>,
+            Mnemonic.Punpcklwd => memory ? &MmxPacked.Memory32<Lane<PunpcklwdOp>> : &MmxPacked.Register<Lane<PunpcklwdOp>>,
+            Mnemonic.Punpckldq => memory ? &MmxPacked.Memory32<Lane<PunpckldqOp>> : &MmxPacked.Register<Lane<PunpckldqOp>>,
             Mnemonic.Punpckhbw => Form<HighUnpack<PunpcklbwOp>>(memory),
             Mnemonic.Punpckhwd => Form<HighUnpack<PunpcklwdOp>>(memory),
             Mnemonic.Punpckhdq => Form<HighUnpack<PunpckldqOp>>(memory),

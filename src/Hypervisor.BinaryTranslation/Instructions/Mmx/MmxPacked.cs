@@ -78,6 +78,16 @@ public static class MmxPacked
         return true;
     }
 
+    /// <summary>PUNPCKLBW/WD/DQ mm, m32: only the low doubleword of the source is read.</summary>
+    public static bool Memory32<TOp>(CpuContext c, ref Op op) where TOp : struct, IMmxOp
+    {
+        if (ErrorPending(c)) return c.Fault(Vectors.FloatingPoint);
+        if (!c.Read<uint>(Addressing.Linear(c, ref op), out ulong m)) return false;
+        c.EnterMmx();
+        c.SetMm(op.R0, TOp.Apply(c.Mm(op.R0), m));
+        return true;
+    }
+
     /// <summary>PSLL/PSRL/PSRA by imm8: the same operation with the count as the source.</summary>
     public static bool Immediate<TOp>(CpuContext c, ref Op op) where TOp : struct, IMmxOp
     {
