@@ -3,6 +3,7 @@ using Hypervisor.BinaryTranslation.State;
 using System.Runtime.Intrinsics;
 using Iced.Intel;
 using static Iced.Intel.AssemblerRegisters;
+using IdentityPaging = Hypervisor.BinaryTranslation.Tests.Memory.IdentityPaging;
 
 namespace Hypervisor.BinaryTranslation.Tests.Instructions.Mmx;
 
@@ -15,8 +16,9 @@ public class MmxStateTests
 {
     private static TestMachine Machine(ulong cr0Set = 0, ulong cr4Clear = 0)
     {
-        var m = new TestMachine();
+        var m = new TestMachine(ramSize: 4 << 20);
         var s = TestMachine.InitialState(64, 0);
+        IdentityPaging.Install(m.Memory, s);
         s.Cr0 |= cr0Set;
         s.Cr4 &= ~cr4Clear;
         m.Cpu.Load(s);
@@ -211,6 +213,28 @@ public class MmxStateTests
         });
         Assert.Equal(RunExit.Exception, m.Run());
         Assert.Equal(Vectors.GeneralProtection, m.Cpu.Exception.Vector);
+    }
+
+    [Fact]
+    public void MaskmovqAcrossIntoANotPresentPageStoresNothing()
+    {
+        using var m = Machine();
+        // Unmap 2 MiB-4 MiB (the second 2 MiB entry of the first page directory).
+        m.Memory.Write(IdentityPaging.TablesBase + 0x2000 + 8, 0UL);
+        m.Memory.Write(0x1F_FFFC, BitConverter.GetBytes(0xAAAA_AAAAU));
+        m.Load(a =>
+        {
+            a.pcmpeqb(mm1, mm1);
+            a.mov(rax, 0x1122_3344_5566_7788);
+            a.movq(mm0, rax);
+            a.mov(rdi, 0x1F_FFFC);
+            a.maskmovq(mm0, mm1);
+        });
+        Assert.Equal(RunExit.Exception, m.Run());
+        Assert.Equal(Vectors.PageFault, m.Cpu.Exception.Vector);
+        var bytes = new byte[4];
+        m.Memory.Read(0x1F_FFFC, bytes);
+        Assert.Equal(0xAAAA_AAAAU, BitConverter.ToUInt32(bytes));
     }
 
     [Fact]
