@@ -68,6 +68,7 @@ public sealed unsafe class Interpreter
                 _stopRequested = false;
                 return RunExit.Stopped;
             }
+            if (c.Memory.A20Generation != c.TlbA20Generation) c.SyncA20();
             if (c.Memory.Code.DeviceWritesPending)
             {
                 c.Memory.Code.DrainDeviceWrites();

@@ -65,7 +65,8 @@ public sealed unsafe partial class CpuContext
     /// <summary>The control bits the cached translations were made under (see <see cref="SyncTranslationMode"/>).</summary>
     private ulong _pagingControl = ulong.MaxValue;
 
-    private int _a20Generation;
+    /// <summary>The <see cref="AddressSpace.A20Generation"/> the TLB was filled under.</summary>
+    public int TlbA20Generation { get; private set; }
 
     /// <summary>Some entry came from a page larger than 4 KiB, so INVLPG must look beyond the page's own slots.</summary>
     private bool _largeEntries;
@@ -148,14 +149,14 @@ public sealed unsafe partial class CpuContext
     }
 
     /// <summary>
-    /// Flushes the TLB if the A20 gate changed since it was filled. The backend calls it between blocks on every
-    /// vCPU after <see cref="AddressSpace.A20Changed"/>; the slow path checks it too.
+    /// Flushes the TLB if the A20 gate changed since it was filled. The interpreter loop checks between blocks and
+    /// the slow path before every walk, so a vCPU sees a change made by another at its next block at the latest.
     /// </summary>
     public void SyncA20()
     {
         int generation = Memory.A20Generation;
-        if (generation == _a20Generation) return;
-        _a20Generation = generation;
+        if (generation == TlbA20Generation) return;
+        TlbA20Generation = generation;
         FlushTlbAll();
     }
 
