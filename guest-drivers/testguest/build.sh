@@ -4,10 +4,10 @@ set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 out=${1:-$here/out}
 mkdir -p "$out"
-guests=(hello triplefault modes)
+guests=(hello triplefault modes exceptions)
 built=()
 for guest in "${guests[@]}"; do
-    nasm -f elf32 -I "$here/" -o "$out/$guest.o" "$here/$guest.asm"
+    nasm -f elf32 -w-zext-reloc -I "$here/" -o "$out/$guest.o" "$here/$guest.asm"
     ld -m elf_i386 -nostdlib --no-warn-rwx-segments -T "$here/link.ld" -o "$out/$guest.elf" "$out/$guest.o"
     rm "$out/$guest.o"
     built+=("$out/$guest.elf")
