@@ -44,6 +44,11 @@ _start:
     mov fs, ax
     mov gs, ax
     call idt32_init
+    require_cpuid 1, CPUID_EDX, 5, "MSR (CPUID.01h:EDX bit 5)"
+    require_cpuid 1, CPUID_EDX, 6, "PAE (CPUID.01h:EDX bit 6)"
+    require_cpuid 1, CPUID_EDX, 11, "SYSENTER/SYSEXIT (CPUID.01h:EDX bit 11)"
+    require_cpuid 0x80000001, CPUID_EDX, 11, "SYSCALL/SYSRET (CPUID.80000001h:EDX bit 11)"
+    require_cpuid 0x80000001, CPUID_EDX, 29, "long mode (CPUID.80000001h:EDX bit 29)"
     println "exceptions: 32-bit protected mode"
 
     ; #DE: fault, EIP of the DIV

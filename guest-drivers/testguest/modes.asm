@@ -37,6 +37,8 @@ _start:
     mov fs, ax
     mov gs, ax
     call idt32_init
+    require_cpuid 1, CPUID_EDX, 6, "PAE (CPUID.01h:EDX bit 6)"
+    require_cpuid 0x80000001, CPUID_EDX, 29, "long mode (CPUID.80000001h:EDX bit 29)"
     println "modes: 32-bit protected mode"
     mov eax, cr0
     and eax, 0x80000001

@@ -43,6 +43,10 @@ _start:
     mov fs, ax
     mov gs, ax
     call idt32_init
+    require_cpuid 1, CPUID_EDX, 3, "PSE (CPUID.01h:EDX bit 3)"
+    require_cpuid 1, CPUID_EDX, 6, "PAE (CPUID.01h:EDX bit 6)"
+    require_cpuid 0x80000001, CPUID_EDX, 20, "NX (CPUID.80000001h:EDX bit 20)"
+    require_cpuid 0x80000001, CPUID_EDX, 29, "long mode (CPUID.80000001h:EDX bit 29)"
     call setup_tss
     mov dword [page_a], 0xaaaa0001
     mov dword [page_b], 0xbbbb0002

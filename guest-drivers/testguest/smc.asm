@@ -29,6 +29,7 @@ _start:
     mov fs, ax
     mov gs, ax
     call idt32_init
+    require_cpuid 1, CPUID_EDX, 3, "PSE (CPUID.01h:EDX bit 3)"
     println "smc: start"
 
     ; 1. the immediate of an instruction a few bytes ahead, in the same block
