@@ -58,7 +58,7 @@ public static unsafe class OpBinder
             op.Disp = (long)ins.MemoryDisplacement64;
         }
         op.Index = ins.MemoryIndex == Register.None ? RegisterFile.ZeroOffset : RegOffset(ins.MemoryIndex);
-        op.Scale = (byte)System.Numerics.BitOperations.Log2((uint)Math.Max(1, ins.MemoryIndexScale));
+        op.Scale = (byte)global::System.Numerics.BitOperations.Log2((uint)Math.Max(1, ins.MemoryIndexScale));
     }
 
     /// <summary>Operand size in bytes: the destination register's, else the memory operand's.</summary>

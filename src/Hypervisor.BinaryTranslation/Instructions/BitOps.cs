@@ -77,8 +77,8 @@ public static unsafe class BitOps
             return true;
         }
         c.Rflags &= ~FlagBits.ZF;
-        ulong index = op.Cond == 0 ? (ulong)System.Numerics.BitOperations.TrailingZeroCount(v)
-            : (ulong)(63 - System.Numerics.BitOperations.LeadingZeroCount(v));
+        ulong index = op.Cond == 0 ? (ulong)global::System.Numerics.BitOperations.TrailingZeroCount(v)
+            : (ulong)(63 - global::System.Numerics.BitOperations.LeadingZeroCount(v));
         c.SetReg<T>(op.R0, index);
         return true;
     }
@@ -87,8 +87,8 @@ public static unsafe class BitOps
     public static bool Bswap<T>(CpuContext c, ref Op op) where T : unmanaged
     {
         ulong v = c.GetReg<T>(op.R0);
-        ulong r = typeof(T) == typeof(ulong) ? System.Buffers.Binary.BinaryPrimitives.ReverseEndianness(v)
-            : typeof(T) == typeof(uint) ? System.Buffers.Binary.BinaryPrimitives.ReverseEndianness((uint)v) : 0;
+        ulong r = typeof(T) == typeof(ulong) ? global::System.Buffers.Binary.BinaryPrimitives.ReverseEndianness(v)
+            : typeof(T) == typeof(uint) ? global::System.Buffers.Binary.BinaryPrimitives.ReverseEndianness((uint)v) : 0;
         c.SetReg<T>(op.R0, r);
         return true;
     }

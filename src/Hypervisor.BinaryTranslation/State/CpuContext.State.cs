@@ -5,6 +5,12 @@ namespace Hypervisor.BinaryTranslation.State;
 
 public sealed partial class CpuContext
 {
+    /// <summary>
+    /// An NMI handler is running: further NMIs are held until the next IRET (Intel SDM Vol. 3, 6.7.1). Set by
+    /// <see cref="System.InterruptDelivery.DeliverNmi"/>, cleared by IRET; the backend reads it before injecting.
+    /// </summary>
+    public bool NmiBlocked;
+
     /// <summary>Takes over a backend-neutral state (a deep copy is kept as the cold part).</summary>
     public void Load(CpuState state)
     {
@@ -48,7 +54,9 @@ public sealed partial class CpuContext
 
     /// <summary>
     /// Recomputes the mode, default sizes and effective segment bases after CR0, EFER, RFLAGS.VM, CS or SS changed
-    /// (Intel SDM Vol. 3, 2.2 and 5.2: in 64-bit mode the bases of ES, CS, SS and DS are treated as 0).
+    /// (Intel SDM Vol. 3, 2.2 and 5.2: in 64-bit mode the bases of ES, CS, SS and DS are treated as 0). CPL is
+    /// SS.DPL outside real and virtual-8086 mode, as KVM and VMX define it: CS.DPL differs from CPL in a
+    /// conforming code segment, and CS.RPL is stale right after CR0.PE is set.
     /// </summary>
     public void UpdateMode()
     {
@@ -66,7 +74,7 @@ public sealed partial class CpuContext
             case CpuMode.Long64:
                 CodeBits = 64;
                 StackBits = 64;
-                Cpl = cs.Dpl;
+                Cpl = ss.Dpl;
                 break;
             case CpuMode.Real:
             case CpuMode.Virtual8086:
@@ -77,7 +85,7 @@ public sealed partial class CpuContext
             default:
                 CodeBits = cs.DefaultBig ? 32 : 16;
                 StackBits = ss.DefaultBig ? 32 : 16;
-                Cpl = cs.Dpl;
+                Cpl = ss.Dpl;
                 break;
         }
         LinearMask = Mode == CpuMode.Long64 ? ulong.MaxValue : 0xFFFF_FFFF;
@@ -107,8 +115,8 @@ public sealed partial class CpuContext
 
     public ulong ReadTsc()
     {
-        long ticks = System.Diagnostics.Stopwatch.GetTimestamp();
-        var scaled = (UInt128)(ulong)ticks * TscFrequency / (ulong)System.Diagnostics.Stopwatch.Frequency;
+        long ticks = global::System.Diagnostics.Stopwatch.GetTimestamp();
+        var scaled = (UInt128)(ulong)ticks * TscFrequency / (ulong)global::System.Diagnostics.Stopwatch.Frequency;
         return (ulong)scaled + (ulong)TscOffset;
     }
 }

@@ -1,6 +1,6 @@
-using System.Buffers.Binary;
+using global::System.Buffers.Binary;
 using System.Globalization;
-using System.Runtime.InteropServices;
+using global::System.Runtime.InteropServices;
 
 namespace Hypervisor.BinaryTranslation.X87;
 
@@ -174,7 +174,7 @@ public readonly partial struct Float80 : IEquatable<Float80>
         sign = IsNegative;
         sig = Significand;
         exp = (BiasedExponent == 0 ? 1 : BiasedExponent) - ExponentBias;
-        int lz = System.Numerics.BitOperations.LeadingZeroCount(sig);
+        int lz = global::System.Numerics.BitOperations.LeadingZeroCount(sig);
         sig <<= lz;
         exp -= lz;
     }

@@ -64,7 +64,7 @@ public class DifferentialTests(ITestOutputHelper output)
     {
         long iterations = long.TryParse(Environment.GetEnvironmentVariable("HV_DIFF_ITERATIONS"), out var n) ? n : 20_000;
         int seed = int.TryParse(Environment.GetEnvironmentVariable("HV_DIFF_SEED"), out var s) ? s : 7;
-        var sw = System.Diagnostics.Stopwatch.StartNew();
+        var sw = global::System.Diagnostics.Stopwatch.StartNew();
         var (executed, mismatches, reports, perForm) = Campaign(iterations, seed);
         foreach (var r in reports) output.WriteLine(r);
         output.WriteLine($"seed {seed}: {executed} executions over {perForm.Count} forms in {sw.Elapsed}, {mismatches} mismatches");

@@ -107,24 +107,24 @@ public static class UndefinedBehaviour
         if (divisor == 0) return true;
         ulong rax = t.Gprs[0], rdx = t.Gprs[2];
         bool signed = ins.Mnemonic == Mnemonic.Idiv;
-        System.Numerics.BigInteger dividend = size == 1
+        global::System.Numerics.BigInteger dividend = size == 1
             ? (signed ? (short)(ushort)rax : (ushort)rax)
             : Compose(rdx & mask, rax & mask, bits, signed);
-        System.Numerics.BigInteger d = signed ? SignExtend(divisor, bits) : divisor;
-        var q = System.Numerics.BigInteger.Divide(dividend, d);
-        System.Numerics.BigInteger min = signed ? -(System.Numerics.BigInteger.One << (bits - 1)) : 0;
-        System.Numerics.BigInteger max = signed ? (System.Numerics.BigInteger.One << (bits - 1)) - 1
-            : (System.Numerics.BigInteger.One << bits) - 1;
+        global::System.Numerics.BigInteger d = signed ? SignExtend(divisor, bits) : divisor;
+        var q = global::System.Numerics.BigInteger.Divide(dividend, d);
+        global::System.Numerics.BigInteger min = signed ? -(global::System.Numerics.BigInteger.One << (bits - 1)) : 0;
+        global::System.Numerics.BigInteger max = signed ? (global::System.Numerics.BigInteger.One << (bits - 1)) - 1
+            : (global::System.Numerics.BigInteger.One << bits) - 1;
         return q < min || q > max;
     }
 
-    private static System.Numerics.BigInteger Compose(ulong high, ulong low, int bits, bool signed)
+    private static global::System.Numerics.BigInteger Compose(ulong high, ulong low, int bits, bool signed)
     {
-        var v = ((System.Numerics.BigInteger)high << bits) | low;
-        if (signed && (high >> (bits - 1) & 1) != 0) v -= System.Numerics.BigInteger.One << (2 * bits);
+        var v = ((global::System.Numerics.BigInteger)high << bits) | low;
+        if (signed && (high >> (bits - 1) & 1) != 0) v -= global::System.Numerics.BigInteger.One << (2 * bits);
         return v;
     }
 
-    private static System.Numerics.BigInteger SignExtend(ulong v, int bits) =>
-        (v >> (bits - 1) & 1) != 0 ? (System.Numerics.BigInteger)v - (System.Numerics.BigInteger.One << bits) : v;
+    private static global::System.Numerics.BigInteger SignExtend(ulong v, int bits) =>
+        (v >> (bits - 1) & 1) != 0 ? (global::System.Numerics.BigInteger)v - (global::System.Numerics.BigInteger.One << bits) : v;
 }

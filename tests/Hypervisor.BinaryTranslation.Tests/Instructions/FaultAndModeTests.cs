@@ -234,7 +234,7 @@ public class FaultAndModeTests
         });
         Assert.Equal(RunExit.Exception, m.Run());
         Assert.Equal(Vectors.SimdFloatingPoint, m.Cpu.Exception.Vector);
-        Assert.Equal(0x3F80_0000u, System.Runtime.Intrinsics.Vector128.ToScalar(System.Runtime.Intrinsics.Vector128.AsUInt32(m.Cpu.XmmReg(0))));
+        Assert.Equal(0x3F80_0000u, global::System.Runtime.Intrinsics.Vector128.ToScalar(global::System.Runtime.Intrinsics.Vector128.AsUInt32(m.Cpu.XmmReg(0))));
         Assert.NotEqual(0u, m.Cpu.Mxcsr & 4);
     }
 
@@ -274,7 +274,7 @@ public class FaultAndModeTests
         BitConverter.TryWriteBytes(name.AsSpan(0), (uint)m.Cpu.Gpr(3));
         BitConverter.TryWriteBytes(name.AsSpan(4), (uint)m.Cpu.Gpr(1));
         BitConverter.TryWriteBytes(name.AsSpan(8), (uint)m.Cpu.Gpr(2));
-        Assert.Equal("hv-bt-engine", System.Text.Encoding.ASCII.GetString(name));
+        Assert.Equal("hv-bt-engine", global::System.Text.Encoding.ASCII.GetString(name));
     }
 
     [Fact]

@@ -1,5 +1,5 @@
-using System.Runtime.Intrinsics;
-using System.Runtime.Intrinsics.X86;
+using global::System.Runtime.Intrinsics;
+using global::System.Runtime.Intrinsics.X86;
 using Hypervisor.BinaryTranslation.Decoding;
 using Hypervisor.BinaryTranslation.State;
 using Iced.Intel;
@@ -171,7 +171,7 @@ public static unsafe class SseMove
         uint mask = op.Cond switch
         {
             0 => (uint)Sse2.MoveMask(s),
-            1 => (uint)System.Runtime.Intrinsics.X86.Sse.MoveMask(s.AsSingle()),
+            1 => (uint)global::System.Runtime.Intrinsics.X86.Sse.MoveMask(s.AsSingle()),
             _ => (uint)Sse2.MoveMask(s.AsDouble()),
         };
         c.SetReg<uint>(op.R0, mask);
