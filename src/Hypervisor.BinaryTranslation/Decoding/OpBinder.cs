@@ -123,6 +123,7 @@ public static unsafe class OpBinder
                || Misc.Bind(ins, ref op, ctx)
                || Instructions.Sse.SseBinder.Bind(ins, ref op, ctx)
                || Instructions.Fpu.FpuBinder.Bind(ins, ref op, ctx)
-               || Instructions.Mmx.MmxBinder.Bind(ins, ref op, ctx);
+               || Instructions.Mmx.MmxBinder.Bind(ins, ref op, ctx)
+               || System.SystemBinder.Bind(ins, ref op, ctx);
     }
 }

@@ -38,18 +38,6 @@ public static unsafe class Stack
     public static bool PushSeg<T, TStack>(CpuContext c, ref Op op) where T : unmanaged where TStack : struct, IStackWidth =>
         StackOps.Push<T, TStack>(c, c.Segments[op.Cond].Selector);
 
-    /// <summary>POP Sreg in real and virtual-8086 mode: base = selector * 16 (protected mode loads come with P1.4).</summary>
-    public static bool PopSegReal<T, TStack>(CpuContext c, ref Op op) where T : unmanaged where TStack : struct, IStackWidth
-    {
-        if (c.Mode is not (CpuMode.Real or CpuMode.Virtual8086)) return c.Fault(Vectors.InvalidOpcode);
-        if (!StackOps.Pop<T, TStack>(c, out ulong v)) return false;
-        ref var s = ref c.Segments[op.Cond];
-        s.Selector = (ushort)v;
-        s.Base = (ulong)(ushort)v << 4;
-        c.UpdateMode();
-        return false;
-    }
-
     /// <summary>PUSHF: the image has VM and RF cleared (Intel SDM Vol. 2B PUSHF).</summary>
     public static bool Pushf<T, TStack>(CpuContext c, ref Op op) where T : unmanaged where TStack : struct, IStackWidth =>
         StackOps.Push<T, TStack>(c, c.GetRflags() & ~(FlagBits.VM | FlagBits.RF));
@@ -185,9 +173,9 @@ public static unsafe class Stack
             case Mnemonic.Pop when ins.Op0Kind == OpKind.Register && ins.Op0Register.IsSegmentRegister():
                 op.Cond = (byte)(ins.Op0Register - Register.ES);
                 op.Handler = ByWidth(width, stack,
-                    &PopSegReal<ushort, Stack16>, &PopSegReal<ushort, Stack32>, &PopSegReal<ushort, Stack64>,
-                    &PopSegReal<uint, Stack16>, &PopSegReal<uint, Stack32>, &PopSegReal<uint, Stack64>,
-                    &PopSegReal<ulong, Stack16>, &PopSegReal<ulong, Stack32>, &PopSegReal<ulong, Stack64>);
+                    &System.SegmentInstructions.PopSreg<ushort, Stack16>, &System.SegmentInstructions.PopSreg<ushort, Stack32>, &System.SegmentInstructions.PopSreg<ushort, Stack64>,
+                    &System.SegmentInstructions.PopSreg<uint, Stack16>, &System.SegmentInstructions.PopSreg<uint, Stack32>, &System.SegmentInstructions.PopSreg<uint, Stack64>,
+                    &System.SegmentInstructions.PopSreg<ulong, Stack16>, &System.SegmentInstructions.PopSreg<ulong, Stack32>, &System.SegmentInstructions.PopSreg<ulong, Stack64>);
                 return true;
             case Mnemonic.Pop when ins.Op0Kind == OpKind.Register:
                 op.Handler = ByWidth(width, stack,

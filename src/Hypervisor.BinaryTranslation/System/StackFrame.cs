@@ -1,0 +1,78 @@
+using Hypervisor.BinaryTranslation.State;
+
+namespace Hypervisor.BinaryTranslation.System;
+
+/// <summary>
+/// Writes and reads the multi-slot frames of interrupt delivery, IRET, far CALL/RET and call gates. A frame is
+/// written in one access when it does not wrap the stack, so a #PF on any part of it leaves memory and
+/// registers as they were; the caller commits registers only after the write succeeded.
+/// </summary>
+internal static unsafe class StackFrame
+{
+    /// <summary>
+    /// Pushes <paramref name="values"/> (in push order) below <paramref name="sp"/> on the stack at
+    /// <paramref name="stackBase"/>; returns the new stack pointer through <paramref name="newSp"/>.
+    /// </summary>
+    public static bool Push(CpuContext c, ulong stackBase, ulong sp, ulong spMask, ReadOnlySpan<ulong> values, int slotSize,
+        out ulong newSp)
+    {
+        int n = values.Length;
+        int total = n * slotSize;
+        newSp = (sp - (ulong)total) & spMask;
+        byte* frame = stackalloc byte[total];
+        for (int i = 0; i < n; i++)
+        {
+            byte* slot = frame + (n - 1 - i) * slotSize;
+            ulong v = values[i];
+            for (int b = 0; b < slotSize; b++) slot[b] = (byte)(v >> (8 * b));
+        }
+        bool wraps = newSp + (ulong)total - 1 > spMask;
+        if (!wraps) return SystemMemory.Write(c, stackBase + newSp, frame, total);
+        // A 16-bit SP near 0 (real mode SS:SP = x:0000): every slot is written at its wrapped offset.
+        for (int i = 0; i < n; i++)
+        {
+            ulong at = (newSp + (ulong)(i * slotSize)) & spMask;
+            if (!SystemMemory.Write(c, stackBase + at, frame + i * slotSize, slotSize)) return false;
+        }
+        return true;
+    }
+
+    /// <summary>Reads <paramref name="values"/>.Length slots from sp upwards (values[0] is at sp, the next pop).</summary>
+    public static bool Pop(CpuContext c, ulong stackBase, ulong sp, ulong spMask, Span<ulong> values, int slotSize)
+    {
+        int n = values.Length;
+        int total = n * slotSize;
+        byte* frame = stackalloc byte[total];
+        bool wraps = (sp & spMask) + (ulong)total - 1 > spMask;
+        if (!wraps)
+        {
+            if (!SystemMemory.Read(c, stackBase + (sp & spMask), frame, total)) return false;
+        }
+        else
+        {
+            for (int i = 0; i < n; i++)
+            {
+                ulong at = (sp + (ulong)(i * slotSize)) & spMask;
+                if (!SystemMemory.Read(c, stackBase + at, frame + i * slotSize, slotSize)) return false;
+            }
+        }
+        for (int i = 0; i < n; i++)
+        {
+            ulong v = 0;
+            for (int b = 0; b < slotSize; b++) v |= (ulong)frame[i * slotSize + b] << (8 * b);
+            values[i] = v;
+        }
+        return true;
+    }
+
+    /// <summary>Mask of the stack pointer a segment's B flag selects (64-bit mode: all 64 bits).</summary>
+    public static ulong SpMask(CpuContext c) => c.StackBits switch { 16 => 0xFFFF, 32 => 0xFFFF_FFFF, _ => ulong.MaxValue };
+
+    /// <summary>Sets rSP with the width the stack uses: a 16-bit stack changes SP only.</summary>
+    public static void SetSp(CpuContext c, ulong sp, ulong spMask)
+    {
+        if (spMask == 0xFFFF) c.SetReg<ushort>(4 * 8, sp);
+        else if (spMask == 0xFFFF_FFFF) c.SetReg<uint>(4 * 8, sp);
+        else c.Gpr(4) = sp;
+    }
+}
