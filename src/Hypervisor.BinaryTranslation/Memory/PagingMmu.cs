@@ -206,7 +206,7 @@ public sealed unsafe class PagingMmu : Mmu
         return Walk.Faulted;
     }
 
-    private static int BitLength(ulong mask) => 64 - System.Numerics.BitOperations.LeadingZeroCount(mask);
+    private static int BitLength(ulong mask) => 64 - global::System.Numerics.BitOperations.LeadingZeroCount(mask);
 
     /// <summary>
     /// Reads a paging-structure entry (naturally aligned, so within one page). <paramref name="host"/> is where its

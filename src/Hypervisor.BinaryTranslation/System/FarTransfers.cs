@@ -108,7 +108,7 @@ public static unsafe class FarTransfers
     private static bool PushReturn(CpuContext c, int size, out ulong newSp)
     {
         Span<ulong> frame = [c.Segments[SegmentLoader.Cs].Selector, c.Rip];
-        return StackFrame.Push(c, c.Segments[SegmentLoader.Ss].Base, c.Gpr(4), StackFrame.SpMask(c), frame, size, out newSp);
+        return StackFrame.Push(c, c.Segments[SegmentLoader.Ss].Base, c.Gpr(4), StackFrame.SpMask(c), frame, size, out newSp, StackFrame.UserStack(c));
     }
 
     /// <summary>The offset check of the target: canonical for 64-bit code, else within the limit.</summary>
@@ -170,14 +170,14 @@ public static unsafe class FarTransfers
         if (count > 0)
         {
             Span<ulong> parameters = stackalloc ulong[count];
-            if (!StackFrame.Pop(c, c.Segments[SegmentLoader.Ss].Base, c.Gpr(4), StackFrame.SpMask(c), parameters, size))
+            if (!StackFrame.Pop(c, c.Segments[SegmentLoader.Ss].Base, c.Gpr(4), StackFrame.SpMask(c), parameters, size, StackFrame.UserStack(c)))
                 return false;
             for (int i = count - 1; i >= 0; i--) frame[n++] = parameters[i];
         }
         frame[n++] = c.Segments[SegmentLoader.Cs].Selector;
         frame[n++] = c.Rip;
         ulong spMask = stack.DefaultBig ? 0xFFFF_FFFF : 0xFFFF;
-        if (!StackFrame.Push(c, stack.Base, newEsp, spMask, frame[..n], size, out ulong sp)) return false;
+        if (!StackFrame.Push(c, stack.Base, newEsp, spMask, frame[..n], size, out ulong sp, user: false)) return false;
         if (!DescriptorTable.SetAccessed(c, stackAddress, stack)) return false;
         if (!DescriptorTable.SetAccessed(c, codeAddress, code)) return false;
         SegmentLoader.Commit(c, SegmentLoader.Ss, newSs, stack);
@@ -194,7 +194,7 @@ public static unsafe class FarTransfers
         if (!TaskStateSegment.ReadLongStack(c, newCpl, 0, 0, out ulong rsp)) return false;
         if (!IsCanonical(rsp)) return c.Fault(Vectors.StackFault, 0);
         Span<ulong> frame = [c.Segments[SegmentLoader.Ss].Selector, c.Gpr(4), c.Segments[SegmentLoader.Cs].Selector, c.Rip];
-        if (!StackFrame.Push(c, 0, rsp, ulong.MaxValue, frame, 8, out ulong sp)) return false;
+        if (!StackFrame.Push(c, 0, rsp, ulong.MaxValue, frame, 8, out ulong sp, user: false)) return false;
         if (!DescriptorTable.SetAccessed(c, codeAddress, code)) return false;
         SegmentLoader.LoadNullStack(c, (ushort)newCpl, newCpl);
         c.Gpr(4) = sp;
@@ -216,7 +216,7 @@ public static unsafe class FarTransfers
         ulong spMask = StackFrame.SpMask(c);
         ulong sp = c.Gpr(4);
         Span<ulong> frame = stackalloc ulong[4];
-        if (!StackFrame.Pop(c, ssBase, sp, spMask, frame[..2], size)) return false;
+        if (!StackFrame.Pop(c, ssBase, sp, spMask, frame[..2], size, StackFrame.UserStack(c))) return false;
         ulong offset = frame[0];
         ushort selector = (ushort)frame[1];
         if (c.Mode is CpuMode.Real or CpuMode.Virtual8086)
@@ -250,7 +250,7 @@ public static unsafe class FarTransfers
         }
         // Outer privilege: SS:rSP of the caller sit above the released parameters.
         ulong outer = sp + (ulong)(2 * size) + release;
-        if (!StackFrame.Pop(c, ssBase, outer, spMask, frame[2..4], size)) return false;
+        if (!StackFrame.Pop(c, ssBase, outer, spMask, frame[2..4], size, StackFrame.UserStack(c))) return false;
         ushort ssSelector = (ushort)frame[3];
         Descriptor stack = default;
         ulong stackAddress = 0;

@@ -34,7 +34,7 @@ internal static class Gates
         ulong flags = c.GetRflags();
         ulong spMask = StackFrame.SpMask(c);
         Span<ulong> frame = [flags & 0xFFFF, c.Segments[SegmentLoader.Cs].Selector, c.Rip & 0xFFFF];
-        if (!StackFrame.Push(c, c.Segments[SegmentLoader.Ss].Base, c.Gpr(4), spMask, frame, 2, out ulong sp)) return false;
+        if (!StackFrame.Push(c, c.Segments[SegmentLoader.Ss].Base, c.Gpr(4), spMask, frame, 2, out ulong sp, StackFrame.UserStack(c))) return false;
         StackFrame.SetSp(c, sp, spMask);
         c.Rflags = flags & ~(FlagBits.IF | FlagBits.TF | FlagBits.AC | FlagBits.RF);
         c.CcOp = 0;
@@ -116,7 +116,7 @@ internal static class Gates
         frame[n++] = c.Segments[SegmentLoader.Cs].Selector;
         frame[n++] = c.Rip;
         if (pushError) frame[n++] = error;
-        if (!StackFrame.Push(c, stackBase, sp, spMask, frame[..n], slot, out ulong newSp)) return false;
+        if (!StackFrame.Push(c, stackBase, sp, spMask, frame[..n], slot, out ulong newSp, newCpl == 3)) return false;
         if (newCpl != cpl && !DescriptorTable.SetAccessed(c, stackAddress, stack)) return false;
         if (!DescriptorTable.SetAccessed(c, codeAddress, code)) return false;
 
@@ -201,7 +201,7 @@ internal static class Gates
             c.Segments[SegmentLoader.Ss].Selector, c.Gpr(4), flags, c.Segments[SegmentLoader.Cs].Selector, c.Rip, error,
         ];
         int n = pushError ? 6 : 5;
-        if (!StackFrame.Push(c, 0, rsp, ulong.MaxValue, frame[..n], 8, out ulong newRsp)) return false;
+        if (!StackFrame.Push(c, 0, rsp, ulong.MaxValue, frame[..n], 8, out ulong newRsp, newCpl == 3)) return false;
         if (!DescriptorTable.SetAccessed(c, codeAddress, code)) return false;
 
         c.Rflags = (flags & ~InterruptDelivery.EntryClearedFlags & ~(gate.Type == SystemType.InterruptGate32 ? FlagBits.IF : 0))

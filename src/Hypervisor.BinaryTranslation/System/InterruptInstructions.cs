@@ -77,7 +77,7 @@ public static unsafe class InterruptInstructions
     {
         ulong spMask = StackFrame.SpMask(c);
         Span<ulong> frame = stackalloc ulong[3];
-        if (!StackFrame.Pop(c, c.Segments[SegmentLoader.Ss].Base, c.Gpr(4), spMask, frame, size)) return false;
+        if (!StackFrame.Pop(c, c.Segments[SegmentLoader.Ss].Base, c.Gpr(4), spMask, frame, size, StackFrame.UserStack(c))) return false;
         ulong ip = frame[0];
         if (ip > 0xFFFF && size == 4) return c.Fault(Vectors.GeneralProtection, 0);
         ulong old = c.GetRflags();
@@ -103,12 +103,12 @@ public static unsafe class InterruptInstructions
         ulong spMask = StackFrame.SpMask(c);
         ulong sp = c.Gpr(4);
         Span<ulong> frame = stackalloc ulong[9];
-        if (!StackFrame.Pop(c, ssBase, sp, spMask, frame[..3], size)) return false;
+        if (!StackFrame.Pop(c, ssBase, sp, spMask, frame[..3], size, StackFrame.UserStack(c))) return false;
         ulong tempFlags = frame[2];
         int cpl = c.Cpl;
         if (!longActive && size == 4 && (tempFlags & FlagBits.VM) != 0 && cpl == 0)
         {
-            if (!StackFrame.Pop(c, ssBase, sp, spMask, frame, 4)) return false;
+            if (!StackFrame.Pop(c, ssBase, sp, spMask, frame, 4, StackFrame.UserStack(c))) return false;
             return ReturnToV86(c, frame, spMask);
         }
 
@@ -136,7 +136,7 @@ public static unsafe class InterruptInstructions
         bool nullStack = false;
         if (switchStack)
         {
-            if (!StackFrame.Pop(c, ssBase, sp, spMask, frame[..5], size)) return false;
+            if (!StackFrame.Pop(c, ssBase, sp, spMask, frame[..5], size, StackFrame.UserStack(c))) return false;
             newSp = frame[3];
             ssSelector = (ushort)frame[4];
             if (DescriptorTable.IsNull(ssSelector) && long64 && toLong && rpl != 3 && (ssSelector & 3) == rpl) nullStack = true;

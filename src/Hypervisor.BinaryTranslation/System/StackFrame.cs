@@ -14,7 +14,7 @@ internal static unsafe class StackFrame
     /// <paramref name="stackBase"/>; returns the new stack pointer through <paramref name="newSp"/>.
     /// </summary>
     public static bool Push(CpuContext c, ulong stackBase, ulong sp, ulong spMask, ReadOnlySpan<ulong> values, int slotSize,
-        out ulong newSp)
+        out ulong newSp, bool user)
     {
         int n = values.Length;
         int total = n * slotSize;
@@ -27,18 +27,18 @@ internal static unsafe class StackFrame
             for (int b = 0; b < slotSize; b++) slot[b] = (byte)(v >> (8 * b));
         }
         bool wraps = newSp + (ulong)total - 1 > spMask;
-        if (!wraps) return SystemMemory.Write(c, stackBase + newSp, frame, total);
+        if (!wraps) return SystemMemory.WriteStack(c, stackBase + newSp, frame, total, user);
         // A 16-bit SP near 0 (real mode SS:SP = x:0000): every slot is written at its wrapped offset.
         for (int i = 0; i < n; i++)
         {
             ulong at = (newSp + (ulong)(i * slotSize)) & spMask;
-            if (!SystemMemory.Write(c, stackBase + at, frame + i * slotSize, slotSize)) return false;
+            if (!SystemMemory.WriteStack(c, stackBase + at, frame + i * slotSize, slotSize, user)) return false;
         }
         return true;
     }
 
     /// <summary>Reads <paramref name="values"/>.Length slots from sp upwards (values[0] is at sp, the next pop).</summary>
-    public static bool Pop(CpuContext c, ulong stackBase, ulong sp, ulong spMask, Span<ulong> values, int slotSize)
+    public static bool Pop(CpuContext c, ulong stackBase, ulong sp, ulong spMask, Span<ulong> values, int slotSize, bool user)
     {
         int n = values.Length;
         int total = n * slotSize;
@@ -46,14 +46,14 @@ internal static unsafe class StackFrame
         bool wraps = (sp & spMask) + (ulong)total - 1 > spMask;
         if (!wraps)
         {
-            if (!SystemMemory.Read(c, stackBase + (sp & spMask), frame, total)) return false;
+            if (!SystemMemory.ReadStack(c, stackBase + (sp & spMask), frame, total, user)) return false;
         }
         else
         {
             for (int i = 0; i < n; i++)
             {
                 ulong at = (sp + (ulong)(i * slotSize)) & spMask;
-                if (!SystemMemory.Read(c, stackBase + at, frame + i * slotSize, slotSize)) return false;
+                if (!SystemMemory.ReadStack(c, stackBase + at, frame + i * slotSize, slotSize, user)) return false;
             }
         }
         for (int i = 0; i < n; i++)
@@ -64,6 +64,9 @@ internal static unsafe class StackFrame
         }
         return true;
     }
+
+    /// <summary>Whether the current stack is accessed with user rights (CPL 3).</summary>
+    public static bool UserStack(CpuContext c) => c.Cpl == 3;
 
     /// <summary>Mask of the stack pointer a segment's B flag selects (64-bit mode: all 64 bits).</summary>
     public static ulong SpMask(CpuContext c) => c.StackBits switch { 16 => 0xFFFF, 32 => 0xFFFF_FFFF, _ => ulong.MaxValue };

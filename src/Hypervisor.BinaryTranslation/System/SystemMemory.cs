@@ -15,13 +15,37 @@ internal static unsafe class SystemMemory
     {
         ulong saved = c.LinearMask;
         c.LinearMask = LongModeActive(c) ? ulong.MaxValue : 0xFFFF_FFFF;
-        bool ok = c.ReadBytes(linear, destination, length);
+        bool ok = c.ReadSystemBytes(linear, destination, length);
         c.LinearMask = saved;
         return ok;
     }
 
     public static bool Write(CpuContext c, ulong linear, byte* source, int length)
     {
+        ulong saved = c.LinearMask;
+        c.LinearMask = LongModeActive(c) ? ulong.MaxValue : 0xFFFF_FFFF;
+        bool ok = c.WriteSystemBytes(linear, source, length);
+        c.LinearMask = saved;
+        return ok;
+    }
+
+    /// <summary>
+    /// A stack access of a far transfer or delivery: with user rights when the stack belongs to CPL 3 (the
+    /// current stack of ring-3 code, or a same-privilege frame), as an implicit supervisor access otherwise.
+    /// </summary>
+    public static bool ReadStack(CpuContext c, ulong linear, byte* destination, int length, bool user)
+    {
+        if (!user) return Read(c, linear, destination, length);
+        ulong saved = c.LinearMask;
+        c.LinearMask = LongModeActive(c) ? ulong.MaxValue : 0xFFFF_FFFF;
+        bool ok = c.ReadBytes(linear, destination, length);
+        c.LinearMask = saved;
+        return ok;
+    }
+
+    public static bool WriteStack(CpuContext c, ulong linear, byte* source, int length, bool user)
+    {
+        if (!user) return Write(c, linear, source, length);
         ulong saved = c.LinearMask;
         c.LinearMask = LongModeActive(c) ? ulong.MaxValue : 0xFFFF_FFFF;
         bool ok = c.WriteBytes(linear, source, length);

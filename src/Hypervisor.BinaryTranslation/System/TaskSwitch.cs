@@ -30,7 +30,7 @@ internal static unsafe class TaskSwitch
         {
             int size = (c.Architectural.Tr.Type & 8) != 0 ? 4 : 2;
             ulong spMask = StackFrame.SpMask(c);
-            if (StackFrame.Push(c, c.Segments[SegmentLoader.Ss].Base, c.Gpr(4), spMask, [error], size, out ulong sp))
+            if (StackFrame.Push(c, c.Segments[SegmentLoader.Ss].Base, c.Gpr(4), spMask, [error], size, out ulong sp, StackFrame.UserStack(c)))
                 StackFrame.SetSp(c, sp, spMask);
             else InterruptDelivery.DeliverException(c);
         }
