@@ -187,6 +187,27 @@ public class MmxStateTests
     }
 
     [Fact]
+    public void UnmaskedPrecisionInCvtpi2psRaisesSimdExceptionWithoutTheTransition()
+    {
+        using var m = Machine();
+        m.Load(a =>
+        {
+            a.mov(eax, 0x7FFF_FFFF);
+            a.movd(mm2, eax);
+            a.emms();
+            a.cvtpi2ps(xmm3, mm2);
+        });
+        m.Cpu.Mxcsr = 0x1F80 & ~0x1000u; // PM clear: inexact results trap
+        m.Cpu.XmmReg(3) = Vector128.Create(0x1111_1111_2222_2222UL, 0x3333_3333_4444_4444UL).AsByte();
+        Assert.Equal(RunExit.Exception, m.Run());
+        Assert.Equal(Vectors.SimdFloatingPoint, m.Cpu.Exception.Vector);
+        // 0x7FFFFFFF is not representable in single precision: PE is set, the destination and x87 state kept.
+        Assert.Equal(0x20u, m.Cpu.Mxcsr & 0x3F);
+        Assert.Equal(0x1111_1111_2222_2222UL, m.Cpu.XmmReg(3).AsUInt64().GetElement(0));
+        Assert.Equal(0, m.Cpu.FpuValid);
+    }
+
+    [Fact]
     public void MaskmovqWithAnEmptyMaskTouchesNoMemory()
     {
         using var m = Machine();
