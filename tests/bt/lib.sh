@@ -49,7 +49,13 @@ bt_extract_busybox() {
 }
 
 bt_hv_binary() {
-    # ./hv builds the CLI when it is missing or stale; "version" makes it build and exit.
+    # HV_BINARY runs another build of hv (e.g. a branch's); otherwise ./hv builds the CLI when it is missing
+    # or stale, and "version" makes it build and exit.
+    if [[ -n ${HV_BINARY:-} ]]; then
+        [[ -x $HV_BINARY ]] || bt_die "HV_BINARY=$HV_BINARY is not executable"
+        printf '%s\n' "$HV_BINARY"
+        return
+    fi
     "$bt_root/hv" version >/dev/null || bt_die "building hv failed"
     printf '%s\n' "$bt_root/artifacts/bin/Hypervisor.Cli/release/hv"
 }
