@@ -19,6 +19,7 @@ STAR_USER   equ 0x48            ; SYSRET: CS = +16, SS = +8
 USER_DATA64 equ 0x50 | 3
 USER_CODE64 equ 0x58 | 3
 TSS64_SEL   equ 0x60
+CALL_GATE   equ 0x70 | 3        ; 32-bit call gate, DPL 3, to FLAT_CODE32:callgate_target, 1 parameter
 EFER        equ 0xC0000080
 MSR_STAR    equ 0xC0000081
 MSR_LSTAR   equ 0xC0000082
@@ -212,6 +213,14 @@ user_mode32:
     mov eax, sysenter_entry
     wrmsr
 
+    mov eax, callgate_target            ; call gate: offset 15:0, selector, param count, type C DPL 3, offset 31:16
+    mov [gdt + (CALL_GATE & ~7)], ax
+    mov word [gdt + (CALL_GATE & ~7) + 2], FLAT_CODE32
+    mov byte [gdt + (CALL_GATE & ~7) + 4], 1
+    mov byte [gdt + (CALL_GATE & ~7) + 5], 0xEC
+    shr eax, 16
+    mov [gdt + (CALL_GATE & ~7) + 6], ax
+
     mov [kernel_esp], esp
     mov ax, USER_DATA32
     mov ds, ax
@@ -248,7 +257,29 @@ user32_after_int82:
     mov eax, [last_error]
     mov [user_int82_error], eax
     or dword [user_steps], 4
+    ; far call through a call gate to ring 0 with one parameter; RETF 4 back to ring 3
+    mov [user_esp_before_gate], esp
+    push dword 0xc0ffee01
+    call CALL_GATE:0
+    mov [user_esp_after_gate], esp
+    mov eax, fs
+    mov [user_fs_after_retf], eax
+    or dword [user_steps], 8
     int 0x81                                ; back to ring 0 for good
+
+callgate_target:
+    mov eax, [esp + 4]
+    mov [gate_frame_cs], eax
+    mov eax, [esp + 8]
+    mov [gate_param], eax
+    mov eax, [esp + 16]
+    mov [gate_frame_ss], eax
+    mov [gate_esp], esp
+    mov eax, cs
+    mov [gate_own_cs], eax
+    mov ax, FLAT_DATA32                     ; DPL 0 in FS: RETF to ring 3 must null it
+    mov fs, ax
+    retf 4
 
 int80_handler32:
     pushad
@@ -303,7 +334,22 @@ int81_handler32:
     mov eax, [user_int82_error]
     check "int to a DPL 0 gate from ring 3: #GP error code", 0x82 * 8 + 2
     mov eax, [user_steps]
-    check "ring 3 steps completed", 7
+    check "ring 3 steps completed", 15
+    mov eax, [gate_frame_cs]
+    check "call gate frame cs", USER_CODE32
+    mov eax, [gate_frame_ss]
+    check "call gate frame ss", USER_DATA32
+    mov eax, [gate_param]
+    check "call gate copied the parameter", 0xc0ffee01
+    mov eax, [gate_own_cs]
+    check "call gate target cs", FLAT_CODE32
+    mov eax, [gate_esp]
+    check "call gate stack from tss.esp0", kstack_top - 20
+    mov eax, [user_esp_after_gate]
+    sub eax, [user_esp_before_gate]
+    check "retf 4 to ring 3 released the parameter", 0
+    mov eax, [user_fs_after_retf]
+    check "retf to ring 3 nulls fs holding a DPL 0 selector", 0
     mov eax, [int81_cs]
     check "int 0x81 frame cs", USER_CODE32
     ret
@@ -534,6 +580,7 @@ gdt:
     dq 0x00cff2000000ffff           ; 0x50 user data (DPL 3)
     dq 0x0020fa0000000000           ; 0x58 user code64 (DPL 3)
     dq 0, 0                         ; 0x60 TSS64 (built at run time)
+    dq 0                            ; 0x70 call gate (built at run time)
 gdt_end:
 gdt_ptr:
     dw gdt_end - gdt - 1
@@ -545,6 +592,14 @@ user_cs:        dd 0
 user_steps:     dd 0
 user_cli_error: dd 0
 user_int82_error: dd 0
+user_esp_before_gate: dd 0
+user_esp_after_gate: dd 0
+user_fs_after_retf: dd 0
+gate_frame_cs:  dd 0
+gate_frame_ss:  dd 0
+gate_param:     dd 0
+gate_esp:       dd 0
+gate_own_cs:    dd 0
 int80_cs:       dd 0
 int80_ss:       dd 0
 int80_esp:      dd 0

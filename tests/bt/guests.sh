@@ -29,7 +29,7 @@ for guest in "${guests[@]}"; do
         tr -d '\r' >"$work/$guest.qemu" || qs=${PIPESTATUS[0]}
     if [[ $qemu_only == 1 ]]; then
         if [[ $qs -eq 67 ]]; then
-            echo "$guest: qemu passed ($(grep -c '^ok ' "$work/$guest.qemu") checks)"
+            echo "$guest: qemu passed ($(grep -cE '^(~ )?ok ' "$work/$guest.qemu") checks)"
         else
             echo "$guest: qemu exit $qs"; grep -E '^(FAIL|hv-testguest)' "$work/$guest.qemu" || true; failed=$((failed + 1))
         fi
