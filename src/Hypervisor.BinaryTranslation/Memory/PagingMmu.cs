@@ -52,9 +52,10 @@ public sealed unsafe class PagingMmu : Mmu
         var space = cpu.Memory;
         ulong a20 = space.A20Mask;
         bool nxe = (a.Efer & EferNxe) != 0;
-        ulong addressMask = PhysicalAddressMask(cpu) & ~0xFFFUL;
+        ulong physicalMask = PhysicalAddressMask(cpu);
+        ulong addressMask = physicalMask & ~0xFFFUL;
         // PAE entries reserve 62:M; 4-level entries reserve 51:M and leave 62:52 to software (protection keys).
-        ulong reserved = (levels == 4 ? (1UL << 52) - 1 : ~ExecuteDisable) & ~PhysicalAddressMask(cpu);
+        ulong reserved = (levels == 4 ? (1UL << 52) - 1 : ~ExecuteDisable) & ~physicalMask;
         if (!nxe) reserved |= ExecuteDisable;
 
         ulong table;
@@ -66,7 +67,7 @@ public sealed unsafe class PagingMmu : Mmu
         {
             ulong pdpte = cpu.Pdptes[(int)(linear >> 30) & 3];
             if ((pdpte & Present) == 0) return NotPresent(cpu, linear, access, user);
-            if ((pdpte & (PaePdpteReserved | ~PhysicalAddressMask(cpu))) != 0)
+            if ((pdpte & (PaePdpteReserved | ~physicalMask)) != 0)
                 return Fault(cpu, linear, access, user, PageFaultError.Present | PageFaultError.Reserved);
             table = pdpte & addressMask;
         }
