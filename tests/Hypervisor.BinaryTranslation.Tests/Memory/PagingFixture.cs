@@ -44,13 +44,15 @@ public sealed unsafe class PagingFixture : IDisposable
         Cpu.Load(s);
     }
 
-    /// <summary>Changes CPL (as a far transfer would) keeping the control registers.</summary>
+    /// <summary>Changes CPL (as a far transfer would: CS and SS of the new ring) keeping the control registers.</summary>
     public void SetCpl(int cpl)
     {
         var s = Cpu.Save();
-        bool longMode = s.Cs.Long;
-        s.Cs = SegmentRegister.Flat(cpl == 3 ? (ushort)0x33 : (ushort)0x8, true, longMode);
-        s.Cs.Dpl = (byte)cpl;
+        var fresh = TestMachine.InitialState(s.Cs.Long ? 64 : 32, cpl);
+        s.Cs = fresh.Cs;
+        s.Ss = fresh.Ss;
+        s.Ds = fresh.Ds;
+        s.Es = fresh.Es;
         Cpu.Load(s);
     }
 
