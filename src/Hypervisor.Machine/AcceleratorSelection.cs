@@ -1,3 +1,4 @@
+using Hypervisor.BinaryTranslation.Backend;
 using Hypervisor.Kvm;
 using Hypervisor.Platform.Hypervisor;
 
@@ -26,11 +27,5 @@ public static class AcceleratorSelection
         }
     }
 
-    /// <summary>
-    /// The BT engine executes instructions (P1.3) but is not yet a whole-system backend (P1.4: modes, paging,
-    /// interrupts); until it is, asking for it is an input error, not a crash.
-    /// </summary>
-    private static IHypervisor CreateBinaryTranslation() =>
-        throw new MachineConfigurationException(
-            "the binary-translation backend cannot run a whole machine yet (it lacks system emulation); use --accel kvm on a host with /dev/kvm");
+    private static IHypervisor CreateBinaryTranslation() => new BtHypervisor();
 }

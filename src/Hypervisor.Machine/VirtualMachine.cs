@@ -1,5 +1,6 @@
 using Hypervisor.Boot;
 using Hypervisor.Devices.Console;
+using Hypervisor.Devices.Interrupts;
 using Hypervisor.Platform.Cpu;
 using Hypervisor.Platform.Hypervisor;
 using Hypervisor.Platform.Io;
@@ -25,6 +26,10 @@ public sealed class VirtualMachine : IDisposable
     private readonly IVm _vm;
     private readonly PcBoard _board;
     private readonly IVcpu[] _vcpus;
+    private readonly UserspaceIrqChip? _irqChip;
+
+    /// <summary>The guest TSC rate under a userspace irqchip (BT); KVM keeps the host's.</summary>
+    public const long TscFrequencyHz = 2_000_000_000;
 
     private VirtualMachine(MachineConfig config, IHypervisor hypervisor, ICharacterBackend serial, TextWriter diagnostics)
     {
@@ -35,9 +40,13 @@ public sealed class VirtualMachine : IDisposable
         {
             var io = new BusIoHandler(_ports, _mmio);
             if (!hypervisor.HasInKernelIrqChip)
-                throw new MachineConfigurationException(
-                    $"the {hypervisor.Name} backend has no interrupt controller of its own and hv's userspace one is not wired yet");
-            _vm = hypervisor.CreateVm(new VmSetup(_memory, io, config.CpuCount, _clock));
+            {
+                // PIC, IOAPIC and one LAPIC per vCPU in userspace; the PIT joins them on the board. All of them,
+                // and the guest TSC, count the one host clock, so Linux's calibrations against each other agree.
+                _irqChip = new UserspaceIrqChip(_clock, config.CpuCount, TscFrequencyHz);
+                _irqChip.RegisterDevices(_ports, _mmio);
+            }
+            _vm = hypervisor.CreateVm(new VmSetup(_memory, io, config.CpuCount, _clock, _irqChip));
             _board = new PcBoard(config, _memory, _ports, _mmio, _vm.Interrupts, _clock, _lifecycle, serial,
                 hypervisor.HasInKernelIrqChip);
             var boot = LoadBootState(config);
@@ -190,6 +199,7 @@ public sealed class VirtualMachine : IDisposable
         foreach (var v in _vcpus ?? []) v?.Dispose();
         _vm?.Dispose();
         _board?.Dispose();
+        _irqChip?.Dispose();
         _clock.Dispose();
         _memory?.Dispose();
     }

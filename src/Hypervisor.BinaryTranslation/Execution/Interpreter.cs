@@ -1,6 +1,7 @@
 using System.Runtime.CompilerServices;
 using System.Runtime.InteropServices;
 using Hypervisor.BinaryTranslation.Decoding;
+using Hypervisor.BinaryTranslation.Flags;
 using Hypervisor.BinaryTranslation.State;
 
 namespace Hypervisor.BinaryTranslation.Execution;
@@ -55,6 +56,13 @@ public sealed unsafe class Interpreter
     /// <summary>Makes a running <see cref="Run"/> return <see cref="RunExit.Stopped"/> at the next block boundary.</summary>
     public void RequestStop() => _stopRequested = true;
 
+    /// <summary>
+    /// Set by the backend while a maskable interrupt waits for RFLAGS.IF: <see cref="Run"/> then returns
+    /// <see cref="RunExit.Stopped"/> at the first block boundary with IF = 1. STI, POPF, IRET and the other
+    /// instructions that can set IF end their block, so the interrupt is taken at the architectural boundary.
+    /// </summary>
+    public bool StopWhenInterruptible { get; set; }
+
     public RunExit Run(long maxInstructions)
     {
         var c = Cpu;
@@ -68,6 +76,7 @@ public sealed unsafe class Interpreter
                 _stopRequested = false;
                 return RunExit.Stopped;
             }
+            if (StopWhenInterruptible && (c.Rflags & FlagBits.IF) != 0) return RunExit.Stopped;
             if (c.Memory.A20Generation != c.TlbA20Generation) c.SyncA20();
             if (c.Memory.Code.DeviceWritesPending)
             {

@@ -335,13 +335,25 @@ public sealed unsafe partial class CpuContext
 
     private void CopyIn(byte* host, ulong physical, PageKind kind, byte* destination, int length)
     {
-        if (kind == PageKind.Mmio) Memory.MmioRead(physical, new Span<byte>(destination, length));
-        else Buffer.MemoryCopy(host, destination, length, length);
+        if (kind == PageKind.Mmio)
+        {
+            // The local APIC page is per CPU (every CPU sees its own APIC there), so it is asked before the bus.
+            var data = new Span<byte>(destination, length);
+            if (LocalApic == null || !LocalApic.TryRead(physical, data)) Memory.MmioRead(physical, data);
+        }
+        else
+        {
+            Buffer.MemoryCopy(host, destination, length, length);
+        }
     }
 
     private void CopyOut(byte* host, ulong physical, PageKind kind, byte* source, int length)
     {
-        if (kind == PageKind.Mmio) Memory.MmioWrite(physical, new ReadOnlySpan<byte>(source, length));
+        if (kind == PageKind.Mmio)
+        {
+            var data = new ReadOnlySpan<byte>(source, length);
+            if (LocalApic == null || !LocalApic.TryWrite(physical, data)) Memory.MmioWrite(physical, data);
+        }
         else if (kind == PageKind.Ram) Buffer.MemoryCopy(source, host, length, length);
         // PageKind.Rom: the guest's write is dropped, as on a PC's flash.
     }

@@ -113,11 +113,30 @@ public sealed partial class CpuContext
     /// <summary>Added to the scaled host time (IA32_TSC writes adjust it, P1.4).</summary>
     public long TscOffset;
 
+    /// <summary>
+    /// The machine's guest TSC when the backend has one: RDTSC and IA32_TSC then use it, so the LAPIC's
+    /// TSC-deadline timer, which compares with the same counter, agrees with what the guest reads.
+    /// </summary>
+    public global::Hypervisor.Platform.Time.GuestTsc? Tsc;
+
     public ulong ReadTsc()
     {
+        if (Tsc != null) return Tsc.Read();
         long ticks = global::System.Diagnostics.Stopwatch.GetTimestamp();
         var scaled = (UInt128)(ulong)ticks * TscFrequency / (ulong)global::System.Diagnostics.Stopwatch.Frequency;
         return (ulong)scaled + (ulong)TscOffset;
+    }
+
+    /// <summary>WRMSR IA32_TSC (Intel SDM Vol. 3B, 18.17): the counter continues from <paramref name="value"/>.</summary>
+    public void WriteTsc(ulong value)
+    {
+        if (Tsc != null)
+        {
+            Tsc.Write(value);
+            return;
+        }
+        TscOffset = 0;
+        TscOffset = (long)(value - ReadTsc());
     }
 }
 

@@ -1,4 +1,5 @@
 using System.Numerics;
+using Hypervisor.Platform.Interrupts;
 using Hypervisor.Platform.Io;
 using Hypervisor.Platform.Time;
 
@@ -52,7 +53,7 @@ public enum LapicLvt
 /// timer threads can raise interrupts while the vCPU thread acknowledges them; calls into the
 /// <see cref="IApicBus"/> and <see cref="Wakeup"/> happen after the lock is released.
 /// </summary>
-public sealed partial class Lapic : IBusDevice, IDisposable
+public sealed partial class Lapic : IBusDevice, ILocalApic, IDisposable
 {
     public const ulong PageSize = 0x1000;
 

@@ -22,7 +22,7 @@ namespace Hypervisor.Devices.Interrupts;
 /// answers only inside its (relocatable) page while enabled.
 /// </para>
 /// </summary>
-public sealed class UserspaceIrqChip : IInterruptController, IDisposable
+public sealed class UserspaceIrqChip : IUserspaceIrqChip, IDisposable
 {
     private readonly Lapic[] _lapics;
     private readonly CpuInterruptPort[] _ports;

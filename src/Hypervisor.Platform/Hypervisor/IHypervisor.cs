@@ -29,14 +29,15 @@ public interface IHypervisor : IDisposable
 /// <param name="CpuCount">Number of vCPUs the machine will create.</param>
 /// <param name="Clock">Guest time for the backend's timers (TSC, LAPIC timer under BT).</param>
 /// <param name="UserspaceIrqChip">
-/// The machine's interrupt controllers, for backends without an in-kernel irqchip; null otherwise.
+/// The machine's interrupt controllers (PIC, IOAPIC, LAPICs), for backends without an in-kernel irqchip, which
+/// take their vCPUs' interrupts from its ports; null otherwise.
 /// </param>
 public sealed record VmSetup(
     GuestMemory Memory,
     IIoHandler Io,
     int CpuCount,
     VirtualClock Clock,
-    IInterruptController? UserspaceIrqChip = null);
+    IUserspaceIrqChip? UserspaceIrqChip = null);
 
 public interface IVm : IDisposable
 {

@@ -1,5 +1,6 @@
 using Hypervisor.Devices.Interrupts;
 using Hypervisor.Devices.Tests.Fakes;
+using Hypervisor.Platform.Time;
 using Hypervisor.Platform.Cpu;
 
 namespace Hypervisor.Devices.Tests.Interrupts;

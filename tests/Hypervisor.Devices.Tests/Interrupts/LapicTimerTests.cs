@@ -1,5 +1,6 @@
 using Hypervisor.Devices.Interrupts;
 using Hypervisor.Devices.Tests.Fakes;
+using Hypervisor.Platform.Time;
 
 namespace Hypervisor.Devices.Tests.Interrupts;
 

@@ -1,6 +1,4 @@
-using Hypervisor.Platform.Time;
-
-namespace Hypervisor.Devices.Interrupts;
+namespace Hypervisor.Platform.Time;
 
 /// <summary>
 /// The guest's time-stamp counter derived from the <see cref="VirtualClock"/> at a fixed frequency, so RDTSC,

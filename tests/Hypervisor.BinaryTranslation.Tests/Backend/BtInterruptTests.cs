@@ -1,0 +1,185 @@
+using Hypervisor.Platform.Hypervisor;
+using Iced.Intel;
+using static Iced.Intel.AssemblerRegisters;
+
+namespace Hypervisor.BinaryTranslation.Tests.Backend;
+
+/// <summary>
+/// Interrupts and exceptions through the run loop, in a flat 32-bit guest with an IDT: the LAPIC timer wakes
+/// HLT, an interrupt raised while IF = 0 is taken after STI and the one instruction it shadows, and a fault
+/// reaches its IDT handler.
+/// </summary>
+public class BtInterruptTests
+{
+    private const ulong Code = 0x10000;
+    private const uint Idt = 0x20000;
+    private const uint Gdt = 0x21000;
+    private const uint Counter = 0x5000;
+    private const uint ReturnEip = 0x5004;
+    private const uint Marker = 0x5008;
+    private const uint ApicBase = 0xFEE0_0000;
+
+    /// <summary>A GDT with flat code (0x08) and data (0x10), and an IDT whose gates all point at <paramref name="handlers"/>.</summary>
+    private static void SetUpTables(BtTestVm vm, IReadOnlyDictionary<int, ulong> handlers)
+    {
+        vm.Memory.Write<ulong>(Gdt, 0);
+        vm.Memory.Write<ulong>(Gdt + 8, 0x00CF_9A00_0000_FFFF);
+        vm.Memory.Write<ulong>(Gdt + 16, 0x00CF_9200_0000_FFFF);
+        foreach (var (vector, handler) in handlers)
+        {
+            // 32-bit interrupt gate, present, DPL 0, selector 0x08.
+            ulong gate = (handler & 0xFFFF) | (0x08UL << 16) | (0x8E00UL << 32) | ((handler >> 16) << 48);
+            vm.Memory.Write<ulong>(Idt + (ulong)vector * 8, gate);
+        }
+    }
+
+    private static void LoadTables(Assembler a)
+    {
+        // lgdt/lidt take a 6-byte pseudo-descriptor; build both on the stack.
+        a.push(Gdt);
+        a.push(23u << 16);
+        a.lgdt(__[esp + 2]);
+        a.add(esp, 8);
+        a.push(Idt);
+        a.push((uint)(256 * 8 - 1) << 16);
+        a.lidt(__[esp + 2]);
+        a.add(esp, 8);
+    }
+
+    [Fact]
+    public void TheLapicTimerWakesHltAndItsHandlerRuns()
+    {
+        using var vm = new BtTestVm();
+        const ulong handler = Code + 0x800;
+        SetUpTables(vm, new Dictionary<int, ulong> { [0x40] = handler });
+        vm.Load(Code, 32, a =>
+        {
+            var wait = a.CreateLabel();
+            var spin = a.CreateLabel();
+            LoadTables(a);
+            a.mov(__dword_ptr[ApicBase + 0xF0], 0x1FF); // SVR: software-enable
+            a.mov(__dword_ptr[ApicBase + 0x3E0], 0xB); // divide by 1
+            a.mov(__dword_ptr[ApicBase + 0x320], 0x2_0040); // LVT timer: periodic, vector 0x40
+            a.mov(__dword_ptr[ApicBase + 0x380], 1_000_000); // 1 ms at the 1 GHz bus
+            a.Label(ref wait);
+            a.sti();
+            a.hlt();
+            a.cmp(__dword_ptr[Counter], 5);
+            a.jb(wait);
+            a.mov(__dword_ptr[(uint)BtTestVm.ExitMmio], 1);
+            a.Label(ref spin);
+            a.jmp(spin);
+        });
+        vm.Load(handler, 32, a =>
+        {
+            a.inc(__dword_ptr[Counter]);
+            a.mov(__dword_ptr[ApicBase + 0xB0], 0); // EOI
+            a.iretd();
+        });
+        vm.Vcpus[0].SetState(BtTestVm.Flat32(Code));
+        var exit = vm.RunUntilExit(0);
+        Assert.Equal(VcpuExitReason.Kicked, exit.Reason);
+        Assert.True(vm.Memory.Read<uint>(Counter) >= 5);
+    }
+
+    [Fact]
+    public void AnInterruptRaisedWithIfClearIsTakenAfterStiAndTheInstructionItShadows()
+    {
+        using var vm = new BtTestVm();
+        const ulong handler = Code + 0x800;
+        SetUpTables(vm, new Dictionary<int, ulong> { [0x50] = handler });
+        ulong afterShadow = 0;
+        vm.Load(Code, 32, a =>
+        {
+            var loop = a.CreateLabel();
+            var shadowed = a.CreateLabel();
+            var after = a.CreateLabel();
+            var spin = a.CreateLabel();
+            LoadTables(a);
+            a.cli();
+            a.mov(__dword_ptr[ApicBase + 0xF0], 0x1FF);
+            a.mov(__dword_ptr[ApicBase + 0x300], 0x4_0050); // self IPI, vector 0x50: pending while IF = 0
+            a.mov(ecx, 20_000);
+            a.Label(ref loop);
+            a.dec(ecx);
+            a.jnz(loop);
+            a.sti();
+            a.Label(ref shadowed);
+            a.mov(__dword_ptr[Marker], 0x5AD0); // runs before the interrupt (STI shadow)
+            a.Label(ref after);
+            a.nop();
+            a.mov(__dword_ptr[(uint)BtTestVm.ExitMmio], 1);
+            a.Label(ref spin);
+            a.jmp(spin);
+        });
+        // Assemble once more to learn the address after the shadowed MOV (labels resolve at assembly).
+        afterShadow = FindAfterMarkerStore(vm);
+        vm.Load(handler, 32, a =>
+        {
+            a.mov(eax, __dword_ptr[esp]);
+            a.mov(__dword_ptr[ReturnEip], eax);
+            a.mov(eax, __dword_ptr[Marker]);
+            a.mov(__dword_ptr[Counter], eax);
+            a.mov(__dword_ptr[ApicBase + 0xB0], 0);
+            a.iretd();
+        });
+        vm.Vcpus[0].SetState(BtTestVm.Flat32(Code));
+        Assert.Equal(VcpuExitReason.Kicked, vm.RunUntilExit(0).Reason);
+        Assert.Equal(0x5AD0u, vm.Memory.Read<uint>(Counter)); // the shadowed store had happened
+        Assert.Equal((uint)afterShadow, vm.Memory.Read<uint>(ReturnEip)); // and nothing after it
+    }
+
+    [Fact]
+    public void AFaultIsDeliveredThroughTheIdtWithTheFaultingEip()
+    {
+        using var vm = new BtTestVm();
+        const ulong handler = Code + 0x800;
+        SetUpTables(vm, new Dictionary<int, ulong> { [6] = handler });
+        vm.Load(Code, 32, a =>
+        {
+            LoadTables(a);
+            a.ud2();
+        });
+        vm.Load(handler, 32, a =>
+        {
+            var spin = a.CreateLabel();
+            a.mov(eax, __dword_ptr[esp]);
+            a.mov(__dword_ptr[ReturnEip], eax);
+            a.mov(__dword_ptr[(uint)BtTestVm.ExitMmio], 1);
+            a.Label(ref spin);
+            a.jmp(spin);
+        });
+        vm.Vcpus[0].SetState(BtTestVm.Flat32(Code));
+        Assert.Equal(VcpuExitReason.Kicked, vm.RunUntilExit(0).Reason);
+        uint ud2At = vm.Memory.Read<uint>(ReturnEip);
+        Assert.Equal(0x0B0Fu, vm.Memory.Read<ushort>(ud2At)); // the return address is the UD2 itself
+    }
+
+    [Fact]
+    public void AnExceptionWithoutAnIdtEndsInATripleFaultShutdown()
+    {
+        using var vm = new BtTestVm();
+        vm.Load(Code, 32, a =>
+        {
+            a.push(0u);
+            a.push(0u);
+            a.lidt(__[esp + 2]); // an empty IDT: every delivery faults
+            a.ud2();
+        });
+        vm.Vcpus[0].SetState(BtTestVm.Flat32(Code));
+        var exit = vm.RunUntilExit(0);
+        Assert.Equal(VcpuExitReason.Shutdown, exit.Reason);
+        Assert.Contains("triple fault", exit.Message);
+        Assert.Contains("RIP=", exit.Message);
+    }
+
+    /// <summary>The address right after the 10-byte <c>mov dword [Marker], imm32</c> that follows STI.</summary>
+    private static ulong FindAfterMarkerStore(BtTestVm vm)
+    {
+        // C7 05 <Marker> <0x5AD0>: search the code for the store.
+        for (ulong p = Code; p < Code + 0x200; p++)
+            if (vm.Memory.Read<ushort>(p) == 0x05C7 && vm.Memory.Read<uint>(p + 2) == Marker && vm.Memory.Read<uint>(p + 6) == 0x5AD0)
+                return p + 10;
+        throw new InvalidOperationException("marker store not found");
+    }
+}
