@@ -1,3 +1,4 @@
+using Hypervisor.BinaryTranslation.Backend;
 using Hypervisor.Boot;
 using Hypervisor.Devices.Console;
 using Hypervisor.Devices.Interrupts;
@@ -49,6 +50,12 @@ public sealed class VirtualMachine : IDisposable
             _vm = hypervisor.CreateVm(new VmSetup(_memory, io, config.CpuCount, _clock, _irqChip));
             _board = new PcBoard(config, _memory, _ports, _mmio, _vm.Interrupts, _clock, _lifecycle, serial,
                 hypervisor.HasInKernelIrqChip);
+            if (_vm is BtVm bt)
+            {
+                // Only the BT engine can mask address bit 20; KVM has no A20 masking (and modern guests enable A20).
+                bt.A20Enabled = _board.A20.Enabled;
+                _board.A20.Changed += enabled => bt.A20Enabled = enabled;
+            }
             var boot = LoadBootState(config);
             _vcpus = new IVcpu[config.CpuCount];
             for (int i = 0; i < _vcpus.Length; i++)

@@ -160,6 +160,7 @@ public sealed class BtVcpu : IVcpu
                     if (_port.IsWaitingForSipi) return null;
                 }
 
+                _cpu.SyncA20();
                 InjectEvents();
                 if (_cpu.ShutdownPending) return Shutdown();
 
@@ -336,7 +337,7 @@ public sealed class BtVcpu : IVcpu
     }
 
     /// <summary>Called from any thread when an interrupt may have become deliverable: look at the next block boundary.</summary>
-    private void RequestInterruptCheck() => _interpreter.RequestStop();
+    internal void RequestInterruptCheck() => _interpreter.RequestStop();
 
     public void Kick()
     {

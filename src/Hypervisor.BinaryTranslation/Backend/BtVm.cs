@@ -24,6 +24,11 @@ public sealed class BtVm : IVm
         Options = options;
         Memory = new AddressSpace(setup.Memory, setup.Io);
         _vcpus = new BtVcpu?[setup.CpuCount];
+        // Every vCPU's TLB maps through the old A20 mask: each flushes at its next block boundary.
+        Memory.A20Changed += () =>
+        {
+            foreach (var v in _vcpus) v?.RequestInterruptCheck();
+        };
         if (options.Profile is { } profile)
             _profiler = new BtProfiler(() => _vcpus, profile == "1" ? null : profile, options.TraceWriter ?? Console.Error);
     }
@@ -35,6 +40,13 @@ public sealed class BtVm : IVm
     public ExecutionLock ExecutionLock { get; } = new();
 
     public IInterruptController Interrupts => IrqChip;
+
+    /// <summary>The PC's A20 gate (port 92h, the 8042's output port): physical address bit 20 is forced to 0 while off.</summary>
+    public bool A20Enabled
+    {
+        get => Memory.A20Enabled;
+        set => Memory.A20Enabled = value;
+    }
 
     public IVcpu CreateVcpu(int index)
     {
