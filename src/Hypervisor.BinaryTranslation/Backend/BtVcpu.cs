@@ -160,7 +160,6 @@ public sealed class BtVcpu : IVcpu
                     if (_port.IsWaitingForSipi) return null;
                 }
 
-                _cpu.SyncA20();
                 InjectEvents();
                 if (_cpu.ShutdownPending) return Shutdown();
 
