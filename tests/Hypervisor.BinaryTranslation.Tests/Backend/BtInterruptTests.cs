@@ -83,37 +83,28 @@ public class BtInterruptTests
     }
 
     [Fact]
-    public void AnInterruptRaisedWithIfClearIsTakenAfterStiAndTheInstructionItShadows()
+    public void AnInterruptPendingAtAMovSsIsTakenAfterTheInstructionItShadows()
     {
         using var vm = new BtTestVm();
         const ulong handler = Code + 0x800;
         SetUpTables(vm, new Dictionary<int, ulong> { [0x50] = handler });
-        ulong afterShadow = 0;
         vm.Load(Code, 32, a =>
         {
-            var loop = a.CreateLabel();
-            var shadowed = a.CreateLabel();
-            var after = a.CreateLabel();
             var spin = a.CreateLabel();
             LoadTables(a);
-            a.cli();
             a.mov(__dword_ptr[ApicBase + 0xF0], 0x1FF);
-            a.mov(__dword_ptr[ApicBase + 0x300], 0x4_0050); // self IPI, vector 0x50: pending while IF = 0
-            a.mov(ecx, 20_000);
-            a.Label(ref loop);
-            a.dec(ecx);
-            a.jnz(loop);
             a.sti();
-            a.Label(ref shadowed);
-            a.mov(__dword_ptr[Marker], 0x5AD0); // runs before the interrupt (STI shadow)
-            a.Label(ref after);
+            a.nop();
+            a.mov(eax, 0x10);
+            a.mov(__dword_ptr[ApicBase + 0x300], 0x4_0050); // self IPI, vector 0x50: pending from here
+            a.mov(ss, ax); // ends the block; the interrupt waits for the next instruction
+            a.mov(__dword_ptr[Marker], 0x5AD0);
             a.nop();
             a.mov(__dword_ptr[(uint)BtTestVm.ExitMmio], 1);
             a.Label(ref spin);
             a.jmp(spin);
         });
-        // Assemble once more to learn the address after the shadowed MOV (labels resolve at assembly).
-        afterShadow = FindAfterMarkerStore(vm);
+        ulong afterShadow = FindAfterMarkerStore(vm);
         vm.Load(handler, 32, a =>
         {
             a.mov(eax, __dword_ptr[esp]);
@@ -127,6 +118,45 @@ public class BtInterruptTests
         Assert.Equal(VcpuExitReason.Kicked, vm.RunUntilExit(0).Reason);
         Assert.Equal(0x5AD0u, vm.Memory.Read<uint>(Counter)); // the shadowed store had happened
         Assert.Equal((uint)afterShadow, vm.Memory.Read<uint>(ReturnEip)); // and nothing after it
+    }
+
+    [Fact]
+    public void AnInterruptRaisedWithIfClearWaitsForIfAndIsTakenAtTheFirstBoundaryWithIfSet()
+    {
+        using var vm = new BtTestVm();
+        const ulong handler = Code + 0x800;
+        SetUpTables(vm, new Dictionary<int, ulong> { [0x50] = handler });
+        vm.Load(Code, 32, a =>
+        {
+            var loop = a.CreateLabel();
+            var spin = a.CreateLabel();
+            LoadTables(a);
+            a.cli();
+            a.mov(__dword_ptr[ApicBase + 0xF0], 0x1FF);
+            a.mov(__dword_ptr[ApicBase + 0x300], 0x4_0050); // pending while IF = 0
+            a.mov(ecx, 20_000);
+            a.Label(ref loop);
+            a.dec(ecx);
+            a.jnz(loop);
+            a.mov(__dword_ptr[Marker], 0x5AD0);
+            a.pushfd();
+            a.or(__dword_ptr[esp], 0x200);
+            a.popfd(); // IF = 1 (no shadow): taken right after
+            a.mov(__dword_ptr[Marker], 0xBAD);
+            a.mov(__dword_ptr[(uint)BtTestVm.ExitMmio], 1);
+            a.Label(ref spin);
+            a.jmp(spin);
+        });
+        vm.Load(handler, 32, a =>
+        {
+            a.mov(eax, __dword_ptr[Marker]);
+            a.mov(__dword_ptr[Counter], eax);
+            a.mov(__dword_ptr[ApicBase + 0xB0], 0);
+            a.iretd();
+        });
+        vm.Vcpus[0].SetState(BtTestVm.Flat32(Code));
+        Assert.Equal(VcpuExitReason.Kicked, vm.RunUntilExit(0).Reason);
+        Assert.Equal(0x5AD0u, vm.Memory.Read<uint>(Counter));
     }
 
     [Fact]
