@@ -386,6 +386,29 @@ long_mode_tests:
     jb .pde
     or dword [pml4], 4
     or dword [pdpt], 4
+    ; 0-2 MiB through 4 KiB user pages, except the IDT, TSS and ring 0 stacks: delivering an interrupt from
+    ; ring 3 reads and writes those as the supervisor (SDM 5.6, implicit supervisor-mode accesses)
+    mov dword [pd], pt0 + 7
+    xor ecx, ecx
+.pte:
+    mov eax, ecx
+    shl eax, 12
+    or eax, 7
+    cmp eax, idt64
+    jb .user_page
+    cmp eax, idt64 + 4096
+    jb .system_page
+    cmp eax, sys_begin
+    jb .user_page
+    cmp eax, sys_end
+    jae .user_page
+.system_page:
+    and eax, ~4
+.user_page:
+    mov [pt0 + ecx * 8], eax
+    inc ecx
+    cmp ecx, 512
+    jb .pte
     mov eax, cr4
     or eax, 1 << 5
     mov cr4, eax
@@ -502,6 +525,11 @@ long_mode_tests:
 user64_start:
     mov rax, cs
     mov [user_cs], eax
+    mov qword [recover_rip], .after_idt_read
+    mov rax, [idt64]                        ; supervisor page: #PF (P|U), delivered through that same IDT
+.after_idt_read:
+    mov eax, [last_error]
+    mov [user_idt_read_error], eax
     syscall
 .after_syscall:
     mov [user_r11], r11
@@ -528,6 +556,8 @@ int80_handler64:
     println64 "exceptions: back in ring 0 from 64-bit ring 3 (int 0x80)"
     mov eax, [user_cs]
     check64 "64-bit ring 3 cs after iretq", USER_CODE64
+    mov eax, [user_idt_read_error]
+    check64 "ring 3 read of the supervisor IDT page: error code", 5
     mov rax, [syscall_rcx]
     check64 "syscall rcx = return rip", user64_start.after_syscall
     mov rax, [syscall_r11]
@@ -609,6 +639,7 @@ sysenter_esp:   dd 0
 sysenter_cs:    dd 0
 sysenter_ss:    dd 0
 user_cs_after_sysret: dd 0
+user_idt_read_error: dd 0
 syscall_cs:     dd 0
 syscall_ss:     dd 0
     align 8
@@ -625,19 +656,22 @@ lib64_data
 pml4:   resb 4096
 pdpt:   resb 4096
 pd:     resb 4096
+pt0:    resb 4096
 lib32_bss
 lib64_bss
-    alignb 16
+    alignb 4096
+sys_begin:                          ; supervisor-only pages in the 4-level map
 tss32:  resb 104
     alignb 16
 tss64:  resb 104
-    alignb 16
+    alignb 4096
         resb 4096
 kstack_top:
         resb 4096
 kstack2_top:
         resb 4096
 ist1_top:
+sys_end:
         resb 4096
 ustack_top:
         resb 8192
