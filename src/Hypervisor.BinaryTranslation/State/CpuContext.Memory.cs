@@ -59,6 +59,13 @@ public sealed unsafe partial class CpuContext
     public Tlb ReadTlb, WriteTlb;
     private TlbAttributes _readAttributes, _writeAttributes;
 
+    /// <summary>
+    /// Instruction TLB for block lookups that miss the jump cache (every one after a TLB flush or mode change):
+    /// Tag is the linear page, Delta the physical page of a translation that allowed a fetch.
+    /// </summary>
+    private Tlb _codeTlb;
+    private TlbAttributes _codeAttributes;
+
     /// <summary>Index of the first entry of the current set: 0 (CPL 0-2) or <see cref="TlbEntries"/> (CPL 3).</summary>
     private int _tlbSet;
 
@@ -85,6 +92,8 @@ public sealed unsafe partial class CpuContext
             else ReadTlb[i].Tag = InvalidTag;
             if (keepGlobal && (_writeAttributes[i] & GlobalAttribute) != 0) large |= (_writeAttributes[i] & ShiftMask) > 12;
             else WriteTlb[i].Tag = InvalidTag;
+            if (keepGlobal && (_codeAttributes[i] & GlobalAttribute) != 0) large |= (_codeAttributes[i] & ShiftMask) > 12;
+            else _codeTlb[i].Tag = InvalidTag;
         }
         _largeEntries = large;
         TranslationGeneration++;
@@ -97,6 +106,7 @@ public sealed unsafe partial class CpuContext
         {
             ReadTlb[i].Tag = InvalidTag;
             WriteTlb[i].Tag = InvalidTag;
+            _codeTlb[i].Tag = InvalidTag;
         }
         _largeEntries = false;
         TranslationGeneration++;
@@ -114,14 +124,17 @@ public sealed unsafe partial class CpuContext
         {
             if (ReadTlb[index + set].Tag == page) ReadTlb[index + set].Tag = InvalidTag;
             if (WriteTlb[index + set].Tag == page) WriteTlb[index + set].Tag = InvalidTag;
+            if (_codeTlb[index + set].Tag == page) _codeTlb[index + set].Tag = InvalidTag;
         }
         if (_largeEntries)
         {
             for (int i = 0; i < 2 * TlbEntries; i++)
             {
                 int rs = _readAttributes[i] & ShiftMask, ws = _writeAttributes[i] & ShiftMask;
+                int cs = _codeAttributes[i] & ShiftMask;
                 if (rs > 12 && ((ReadTlb[i].Tag ^ page) >> rs) == 0) ReadTlb[i].Tag = InvalidTag;
                 if (ws > 12 && ((WriteTlb[i].Tag ^ page) >> ws) == 0) WriteTlb[i].Tag = InvalidTag;
+                if (cs > 12 && ((_codeTlb[i].Tag ^ page) >> cs) == 0) _codeTlb[i].Tag = InvalidTag;
             }
         }
         TranslationGeneration++;
@@ -420,12 +433,26 @@ public sealed unsafe partial class CpuContext
     {
         host = null;
         SyncA20();
-        if (!Memory.Mmu.Translate(this, linear & LinearMask, AccessType.Execute, Cpl == 3, out var t))
+        linear &= LinearMask;
+        int index = ((int)(linear >> 12) & (TlbEntries - 1)) + _tlbSet;
+        ref TlbEntry e = ref _codeTlb[index];
+        if (e.Tag == (linear & ~PageMask))
         {
-            physical = 0;
-            return false;
+            physical = e.Delta | (linear & PageMask);
         }
-        physical = t.Physical;
+        else
+        {
+            if (!Memory.Mmu.Translate(this, linear, AccessType.Execute, Cpl == 3, out var t))
+            {
+                physical = 0;
+                return false;
+            }
+            physical = t.Physical;
+            e.Tag = linear & ~PageMask;
+            e.Delta = physical & ~PageMask;
+            _codeAttributes[index] = (byte)(t.PageShift | ((t.Rights & PageRights.Global) != 0 ? GlobalAttribute : 0));
+            if (t.PageShift > 12) _largeEntries = true;
+        }
         byte* hostPage = Memory.HostPage(physical & ~PageMask, out _);
         if (hostPage != null) host = hostPage + (physical & PageMask);
         return true;

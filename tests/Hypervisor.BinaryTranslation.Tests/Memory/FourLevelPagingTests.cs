@@ -157,6 +157,40 @@ public class FourLevelPagingTests
     }
 
     [Fact]
+    public unsafe void FetchTranslationsAreCachedUntilInvalidated()
+    {
+        using var f = new PagingFixture();
+        ulong code = f.Map4(0x1000, 0x5000, 7);
+        ulong global = f.Map4(0x2000, 0x6000, 7 | 0x100);
+        f.Enter(PagingMode.FourLevel, nxe: true, pge: true);
+        Assert.True(f.Cpu.TranslateCode(0x1010, out _, out ulong p));
+        Assert.Equal(0x5010UL, p);
+        Assert.True(f.Fetch(0x2000));
+
+        // The guest sets XD without invalidating: the cached translation stays (as the processor's may).
+        f.Memory.Write(code, 0x5000UL | 7 | 1UL << 63);
+        f.Memory.Write(global, 0x7000UL | 7 | 0x100);
+        Assert.True(f.Fetch(0x1000));
+        f.Cpu.InvalidatePage(0x1000);
+        Assert.False(f.Fetch(0x1000));
+        f.AssertPageFault(0x1000, P | Id);
+
+        f.Cpu.FlushTlb();
+        Assert.True(f.Cpu.TranslateCode(0x2000, out _, out p));
+        Assert.Equal(0x6000UL, p); // global: kept across MOV CR3
+        f.Cpu.FlushTlbAll();
+        Assert.True(f.Cpu.TranslateCode(0x2000, out _, out p));
+        Assert.Equal(0x7000UL, p);
+
+        // Fetch rights are per privilege: a supervisor fetch does not open the page to CPL 3.
+        f.Map4(0x3000, 0x3000, 3);
+        Assert.True(f.Fetch(0x3000));
+        f.SetCpl(3);
+        Assert.False(f.Fetch(0x3000));
+        f.AssertPageFault(0x3000, P | U | Id);
+    }
+
+    [Fact]
     public void UserAccessToSupervisorPageFaultsEvenAfterASupervisorAccessFilledTheTlb()
     {
         using var f = new PagingFixture();
