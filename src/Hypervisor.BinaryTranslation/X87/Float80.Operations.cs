@@ -94,14 +94,18 @@ public readonly partial struct Float80
     /// When the exponent difference is 64 or more only a partial reduction is done, by a power of two chosen so
     /// that the difference drops by 32..63 bits, and C2 is set; the caller loops as software does. Otherwise C2 = 0
     /// and C0, C3, C1 hold quotient bits Q2, Q1, Q0 (SDM Vol. 2 FPREM/FPREM1).
+    /// With a NaN or an invalid operand pair C1 = C2 = 0 and C0/C3 are left as they were.
     /// </summary>
     public static Float80 Remainder(Float80 a, Float80 b, bool ieee, X87Control cw, ref X87Status st)
     {
-        st &= ~CompareCodes;
+        // C0 and C3 keep their old values for NaN and invalid operands (host behaviour); every numeric operand
+        // pair produces quotient bits, zero when the dividend is below the divisor.
+        st &= ~(X87Status.C1 | X87Status.C2);
         if (InvalidOperands(a, b, ref st, out Float80 special))
             return special;
         if (a.IsInfinity || b.IsZero)
             return Invalid(ref st);
+        st &= ~(X87Status.C0 | X87Status.C3);
         if (DenormalFaults(a, b, cw, ref st))
             return a;
         if (a.IsZero)

@@ -379,7 +379,11 @@ public readonly partial struct Float80
         if (x.BiasedExponent > ExponentBias)
             return Invalid(ref st);
         if (x.Significand == IntegerBit && x.BiasedExponent == ExponentBias)
-            return x.IsNegative ? new Float80(true, ExponentBias - 1, IntegerBit) : One;   // exact: 2^-1 - 1, 2^1 - 1
+        {
+            // Exact (2^-1 - 1, 2^1 - 1), but the host reports PE as for any other operand.
+            st |= X87Status.Precision;
+            return x.IsNegative ? new Float80(true, ExponentBias - 1, IntegerBit) : One;
+        }
         Big u = Big.Of(x) * Big.Fixed(Ln2W);
         BigInteger uf = u.ToFixed();
         BigInteger e = Series(uf, false, (k, v) => v / (k + 2));
@@ -404,8 +408,7 @@ public readonly partial struct Float80
         {
             if (y.IsZero)
                 return Invalid(ref st);
-            if (DenormalFaults(x, y, cw, ref st))
-                return st0;
+            // A denormal ST(1) is not reported next to a zero ST(0) (host behaviour).
             if (!y.IsInfinity)
                 st |= X87Status.ZeroDivide;
             return PositiveInfinity.WithSign(!y.IsNegative);
@@ -452,7 +455,16 @@ public readonly partial struct Float80
             Big lnm = s * Big.Fixed(AtanhOverX((s * s).ToFixed()));
             log = new Big(ex, 0) + new Big(lnm.M, lnm.E + 1) * Big.Fixed(Log2EW);
         }
-        return RoundBig(Big.Of(y) * log, tail, cw, ref st);
+        Float80 r = RoundBig(Big.Of(y) * log, tail, cw, ref st);
+        if (tail == 0)
+        {
+            // The host evaluates log2 of a power of two like any other operand: PE (and UE for a tiny result)
+            // are reported although the product is exact.
+            st |= X87Status.Precision;
+            if (r.BiasedExponent == 0)
+                st |= X87Status.Underflow;
+        }
+        return r;
     }
 
     /// <summary>

@@ -70,7 +70,12 @@ public static class InstructionForms
         Mnemonic.Fcmovb, Mnemonic.Fcmovnb, Mnemonic.Fcmove, Mnemonic.Fcmovne, Mnemonic.Fcmovbe, Mnemonic.Fcmovnbe,
         Mnemonic.Fcmovu, Mnemonic.Fcmovnu, Mnemonic.Fnstsw, Mnemonic.Fnstcw, Mnemonic.Fldcw, Mnemonic.Fninit,
         Mnemonic.Fnclex, Mnemonic.Fincstp, Mnemonic.Fdecstp, Mnemonic.Fnop, Mnemonic.Wait,
-        Mnemonic.Fscale,
+        Mnemonic.Fscale, Mnemonic.Fprem, Mnemonic.Fprem1, Mnemonic.Fxtract, Mnemonic.Fbld, Mnemonic.Fbstp,
+        // (The waiting forms FSTENV/FSAVE/FSTSW... decode as FWAIT + the no-wait form: single-stepping runs the FWAIT.)
+        Mnemonic.Fnstenv, Mnemonic.Fldenv, Mnemonic.Fnsave, Mnemonic.Frstor,
+        // x87 transcendentals: compared with a 1-ulp tolerance (TestCase.X87UlpTolerance).
+        Mnemonic.Fsin, Mnemonic.Fcos, Mnemonic.Fsincos, Mnemonic.Fptan, Mnemonic.Fpatan, Mnemonic.F2xm1,
+        Mnemonic.Fyl2x, Mnemonic.Fyl2xp1,
         // SSE/SSE2 floating point (host-assisted, MXCSR exact).
         Mnemonic.Addps, Mnemonic.Addpd, Mnemonic.Addss, Mnemonic.Addsd, Mnemonic.Subps, Mnemonic.Subpd,
         Mnemonic.Subss, Mnemonic.Subsd, Mnemonic.Mulps, Mnemonic.Mulpd, Mnemonic.Mulss, Mnemonic.Mulsd,

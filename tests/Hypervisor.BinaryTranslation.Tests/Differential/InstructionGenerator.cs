@@ -180,6 +180,7 @@ public sealed class InstructionGenerator(ulong slot, ulong pad, ulong data, ulon
             dataBytes[at + 1] = 0x03;
             BitConverter.TryWriteBytes(dataBytes.AsSpan(at + 24), (uint)_rng.Next(0x10000) & 0xFFBF);
         }
+        X87Operands(mnemonic, ins.MemorySize, fxImage, dataBytes, memTarget == 0 ? -1 : (int)(memTarget - data));
         if (mnemonic == Mnemonic.Ldmxcsr)
             BitConverter.TryWriteBytes(dataBytes.AsSpan((int)(memTarget - data)), (uint)_rng.Next(0x10000) & 0xFFBF);
         var test = new TestCase
@@ -192,6 +193,8 @@ public sealed class InstructionGenerator(ulong slot, ulong pad, ulong data, ulon
             FxSave = fxImage,
         };
         Array.Copy(gprs, test.Gprs, 16);
+        test.X87UlpTolerance = mnemonic is Mnemonic.Fsin or Mnemonic.Fcos or Mnemonic.Fsincos or Mnemonic.Fptan
+            or Mnemonic.Fpatan or Mnemonic.F2xm1 or Mnemonic.Fyl2x or Mnemonic.Fyl2xp1;
         if (mnemonic is Mnemonic.Fxsave or Mnemonic.Fxsave64) test.IgnoredData = ((int)(memTarget - data) + 28, 4);
         UndefinedBehaviour.Apply(test, data);
         return test;
@@ -272,6 +275,80 @@ public sealed class InstructionGenerator(ulong slot, ulong pad, ulong data, ulon
             if (oc.GetOpKind(i) is OpCodeOperandKind.mm_reg or OpCodeOperandKind.mm_rm or OpCodeOperandKind.mm_or_mem)
                 return true;
         return false;
+    }
+
+    /// <summary>
+    /// Operands the SDM defines for the x87 forms that take them from memory or need a domain: restorable
+    /// FLDENV/FRSTOR images (all exceptions masked, no ES - an unmasked one would trap the host process - random
+    /// TOP, tags, pointers and register values), mostly valid packed BCD for FBLD, and ST(0) inside the defined
+    /// domains of F2XM1 (-1..1) and FYL2XP1 (|x| &lt; 1 - sqrt(2)/2), where the hardware result is undefined otherwise.
+    /// </summary>
+    private void X87Operands(Mnemonic mnemonic, MemorySize size, byte[] fx, byte[] data, int at)
+    {
+        switch (mnemonic)
+        {
+            case Mnemonic.Fldenv: case Mnemonic.Frstor:
+            {
+                if (at < 0) return;
+                var regs = new byte[512];
+                RandomX87(regs);
+                bool wide = size is MemorySize.FpuEnv28 or MemorySize.FpuState108;
+                int step = wide ? 4 : 2;
+                // FCW with every exception masked (random RC, PC, reserved bits), FSW without ES/B, any tag word.
+                ushort fcw = (ushort)(BitConverter.ToUInt16(regs) | 0x3F | _rng.Next(8) << 13 | _rng.Next(2) << 6);
+                ushort fsw = (ushort)(BitConverter.ToUInt16(regs.AsSpan(2)) & 0x7F7F);
+                BitConverter.TryWriteBytes(data.AsSpan(at), fcw);
+                BitConverter.TryWriteBytes(data.AsSpan(at + step), fsw);
+                BitConverter.TryWriteBytes(data.AsSpan(at + 2 * step), (ushort)_rng.Next(0x10000));
+                int env = wide ? 28 : 14;
+                for (int i = 0; i < 8; i++) regs.AsSpan(32 + 16 * i, 10).CopyTo(data.AsSpan(at + env + 10 * i));
+                return;
+            }
+            case Mnemonic.Fbld:
+                if (at >= 0 && _rng.Next(4) != 0)
+                {
+                    for (int i = 0; i < 9; i++) data[at + i] = (byte)(_rng.Next(10) << 4 | _rng.Next(10));
+                    if (_rng.Next(4) == 0) data.AsSpan(at, 9 - _rng.Next(9)).Clear();
+                }
+                return;
+            case Mnemonic.F2xm1:
+                if (_rng.Next(16) == 0) SetSt0(fx, _rng.Next(2) == 0 ? 1.0 : -1.0, exact: true);
+                else if (_rng.Next(4) != 0 || OutsideDomain(fx, 0x3FFF, infinityDefined: true))
+                    SetSt0(fx, (_rng.NextDouble() * 2 - 1) * Math.Pow(2, -_rng.Next(0, 70)));
+                return;
+            case Mnemonic.Fyl2xp1:
+                if (_rng.Next(4) != 0 || OutsideDomain(fx, 0x3FFD, infinityDefined: false))
+                    SetSt0(fx, (_rng.NextDouble() * 2 - 1) * 0.29 * Math.Pow(2, -_rng.Next(0, 70)));
+                return;
+        }
+    }
+
+    /// <summary>
+    /// ST(0) (ST order in the image) is a finite value with a biased exponent of at least <paramref name="limit"/>
+    /// (|x| &gt;= 1 for 0x3FFF; 0x3FFD bounds FYL2XP1's |x| &lt; 1 - sqrt(2)/2 from above), an unnormal, or an
+    /// infinity the instruction does not define.
+    /// </summary>
+    private static bool OutsideDomain(byte[] fx, int limit, bool infinityDefined)
+    {
+        ulong m = BitConverter.ToUInt64(fx, 32);
+        int e = BitConverter.ToUInt16(fx, 40) & 0x7FFF;
+        if (e == 0x7FFF) return !infinityDefined && m == 1UL << 63;
+        if (e != 0 && (m >> 63) == 0) return true;
+        return e >= limit && !(limit == 0x3FFF && e == 0x3FFF && m == 1UL << 63);
+    }
+
+    /// <summary>Puts a double (widened exactly, with random low significand bits) into ST(0) and tags it valid.</summary>
+    private void SetSt0(byte[] fx, double value, bool exact = false)
+    {
+        ulong bits = (ulong)BitConverter.DoubleToInt64Bits(value);
+        int e = (int)(bits >> 52 & 0x7FF);
+        if (e == 0) return;
+        ulong m = 1UL << 63 | (bits & 0xF_FFFF_FFFF_FFFF) << 11 | (exact ? 0u : (uint)_rng.Next(0x800));
+        ushort se = (ushort)((uint)(e - 1023 + 16383) | (uint)(bits >> 63) << 15);
+        BitConverter.TryWriteBytes(fx.AsSpan(32), m);
+        BitConverter.TryWriteBytes(fx.AsSpan(40), se);
+        int top = fx[3] >> 3 & 7;
+        fx[4] |= (byte)(1 << top);
     }
 
     /// <summary>Eight bytes of XMM data: doubles, float pairs (normal, tiny, huge, special) or integer patterns.</summary>

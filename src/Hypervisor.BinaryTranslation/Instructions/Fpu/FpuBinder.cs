@@ -7,9 +7,7 @@ namespace Hypervisor.BinaryTranslation.Instructions.Fpu;
 
 /// <summary>
 /// Binds the implemented x87 instructions. CR0.EM or CR0.TS make them raise #NM (Intel SDM Vol. 3, 2.5),
-/// decided at decode time from the mode key like SSE. Not yet bound (they decode to #UD): the transcendental
-/// and environment instructions (FSIN..FYL2XP1, FLDENV/FSTENV/FSAVE/FRSTOR, FBLD/FBSTP), and FPREM/FPREM1/FXTRACT,
-/// whose condition codes do not yet match the host CPU in the differential harness.
+/// decided at decode time from the mode key like SSE. Every x87 instruction of the 80387 and later is bound.
 /// </summary>
 public static unsafe class FpuBinder
 {
@@ -148,8 +146,44 @@ public static unsafe class FpuBinder
             case Mnemonic.Fdecstp: op.Aux = 0xFF; op.Handler = &FpuControl.MoveTop; return true;
             case Mnemonic.Fnop: case Mnemonic.Wait: op.Handler = &FpuControl.WaitOnly; return true;
             case Mnemonic.Fscale: op.Aux = 0; op.Handler = &FpuScale.TwoOperand; return true;
+            case Mnemonic.Fsin: return Function(ref op, FpuFunctions.Sine, &FpuFunctions.Unary);
+            case Mnemonic.Fcos: return Function(ref op, FpuFunctions.Cosine, &FpuFunctions.Unary);
+            case Mnemonic.F2xm1: return Function(ref op, FpuFunctions.TwoToXMinusOne, &FpuFunctions.Unary);
+            case Mnemonic.Fprem: return Function(ref op, FpuFunctions.Remainder, &FpuFunctions.Binary);
+            case Mnemonic.Fprem1: return Function(ref op, FpuFunctions.Remainder1, &FpuFunctions.Binary);
+            case Mnemonic.Fpatan: return Function(ref op, FpuFunctions.Arctangent, &FpuFunctions.Binary);
+            case Mnemonic.Fyl2x: return Function(ref op, FpuFunctions.Log2, &FpuFunctions.Binary);
+            case Mnemonic.Fyl2xp1: return Function(ref op, FpuFunctions.Log2PlusOne, &FpuFunctions.Binary);
+            case Mnemonic.Fsincos: return Function(ref op, FpuFunctions.SineCosine, &FpuFunctions.PushPair);
+            case Mnemonic.Fptan: return Function(ref op, FpuFunctions.Tangent, &FpuFunctions.PushPair);
+            case Mnemonic.Fxtract: return Function(ref op, FpuFunctions.Extract, &FpuFunctions.PushPair);
+            case Mnemonic.Fbld: op.Handler = &FpuBcd.Load; return memory;
+            case Mnemonic.Fbstp: op.Handler = &FpuBcd.StorePop; return memory;
+            case Mnemonic.Fnstenv: case Mnemonic.Fstenv:
+                return Environment(ins, ref op, ins.Mnemonic == Mnemonic.Fstenv, &FpuEnvironment.StoreEnvironment);
+            case Mnemonic.Fldenv: return Environment(ins, ref op, false, &FpuEnvironment.LoadEnvironment);
+            case Mnemonic.Fnsave: case Mnemonic.Fsave:
+                return Environment(ins, ref op, ins.Mnemonic == Mnemonic.Fsave, &FpuEnvironment.Save);
+            case Mnemonic.Frstor: return Environment(ins, ref op, false, &FpuEnvironment.Restore);
         }
         return false;
+    }
+
+    private static bool Function(ref Op op, byte function, delegate*<State.CpuContext, ref Op, bool> handler)
+    {
+        op.Aux = function;
+        op.Handler = handler;
+        return true;
+    }
+
+    /// <summary>Aux = 1 for the 32-bit operand-size images (FpuEnv28/FpuState108), Cond = 1 for the waiting forms.</summary>
+    private static bool Environment(in Instruction ins, ref Op op, bool wait,
+        delegate*<State.CpuContext, ref Op, bool> handler)
+    {
+        op.Aux = ins.MemorySize is MemorySize.FpuEnv28 or MemorySize.FpuState108 ? (byte)1 : (byte)0;
+        op.Cond = wait ? (byte)1 : (byte)0;
+        op.Handler = handler;
+        return ins.Op0Kind == OpKind.Memory;
     }
 
     private static bool Constant(ref Op op, Float80.Constant constant)
