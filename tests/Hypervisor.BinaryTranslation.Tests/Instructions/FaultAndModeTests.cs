@@ -47,6 +47,25 @@ public class FaultAndModeTests
     }
 
     [Fact]
+    public void PopfAtCpl3SetsNtButNotIoplOrIf()
+    {
+        // NT is writable by POPF at any CPL; IOPL only at CPL 0 and IF only at CPL <= IOPL (SDM Vol. 2B POPF).
+        // The host harness leaves NT out because the host kernel may clear it under a preempted native run.
+        using var m = new TestMachine(cpl: 3);
+        m.Load(a =>
+        {
+            a.push(0x4000 | 0x3000 | 0x200 | 0x2);
+            a.popfq();
+            a.ud2();
+        });
+        ulong before = m.Cpu.GetRflags();
+        Assert.Equal(RunExit.Exception, m.Run());
+        ulong after = m.Cpu.GetRflags();
+        Assert.Equal(FlagBits.NT, after & FlagBits.NT);
+        Assert.Equal(before & (FlagBits.IOPL | FlagBits.IF), after & (FlagBits.IOPL | FlagBits.IF));
+    }
+
+    [Fact]
     public void Ud2RaisesInvalidOpcode()
     {
         using var m = new TestMachine();
