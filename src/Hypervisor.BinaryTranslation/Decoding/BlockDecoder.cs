@@ -81,6 +81,10 @@ public sealed unsafe class BlockDecoder
                 op.Length = (byte)ins.Length;
                 op.Handler = &Misc.InvalidOpcode;
             }
+            // Non-flat segments outside 64-bit mode: a limit/rights check op runs before the instruction.
+            if (!undefined && c.CheckedSegments != 0
+                && global::Hypervisor.BinaryTranslation.System.SegmentChecks.Bind(ins, c.CheckedSegments, c.CodeBits, out var check))
+                _ops.Add(check);
             _ops.Add(op);
             count++;
             offset += ins.Length;

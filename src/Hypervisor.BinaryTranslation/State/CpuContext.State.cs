@@ -93,10 +93,14 @@ public sealed partial class CpuContext
             SegBase[i] = Mode == CpuMode.Long64 && i < (int)SegmentIndex.Fs ? 0 : Segments[i].Base;
         // CR0.EM/TS and CR4.OSFXSR decide at decode time whether SSE instructions run, #UD or #NM.
         uint fpu = (uint)(a.Cr0 >> 2 & 3) | (uint)(a.Cr4 >> 9 & 1) << 2;
-        ModeKey = (uint)(CodeBits >> 4) | (uint)(StackBits >> 4) << 3 | (uint)Mode << 6 | (uint)Cpl << 9 | fpu << 11;
+        ModeKey = (uint)(CodeBits >> 4) | (uint)(StackBits >> 4) << 3 | (uint)Mode << 6 | (uint)Cpl << 9 | fpu << 11
+                  | (uint)System.SegmentChecks.ComputeMask(this) << 16;
         TranslationGeneration++;
         SyncTranslationMode();
     }
+
+    /// <summary>Segment registers whose accesses the decoder guards with limit/rights checks (see System.SegmentChecks).</summary>
+    public int CheckedSegments => (int)(ModeKey >> 16) & 0x7F;
 
     /// <summary>Linear address of the next instruction.</summary>
     public ulong CodeLinear => (SegBase[(int)SegmentIndex.Cs] + Rip) & LinearMask;

@@ -111,9 +111,15 @@ public static class SegmentLoader
         return true;
     }
 
-    /// <summary>The effective base the address arithmetic uses (0 for ES/CS/SS/DS in 64-bit mode).</summary>
-    public static void RefreshBase(CpuContext c, int segment) =>
+    /// <summary>
+    /// The effective base the address arithmetic uses (0 for ES/CS/SS/DS in 64-bit mode); outside 64-bit mode also
+    /// the mode key, whose segment-check bits depend on every segment's limit and rights.
+    /// </summary>
+    public static void RefreshBase(CpuContext c, int segment)
+    {
         c.SegBase[segment] = c.Mode == CpuMode.Long64 && segment < Fs ? 0 : c.Segments[segment].Base;
+        if (c.Mode != CpuMode.Long64) c.UpdateMode();
+    }
 
     /// <summary>
     /// After a return to an outer privilege level, data segment registers the new CPL may not use are nulled

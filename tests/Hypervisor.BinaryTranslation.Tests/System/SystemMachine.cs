@@ -89,6 +89,57 @@ public sealed class SystemMachine : IDisposable
         Cpu.Load(s);
     }
 
+    /// <summary>
+    /// 32-bit protected mode without paging: the same GDT plus a 32-bit TSS (ESP0/SS0), 8-byte IDT gates,
+    /// ring 0 flat code/data.
+    /// </summary>
+    public void BuildProtected32()
+    {
+        SetDescriptor(KernelCode64, Code64(0));
+        SetDescriptor(KernelData, Data32(0));
+        SetDescriptor(KernelCode32, Code32(0));
+        SetDescriptor(UserData, Data32(3));
+        SetDescriptor(UserCode32, Code32(3));
+        SetDescriptor(TssSelector, Segment((uint)Tss, 0x67, 0x8B, 0));
+        WriteU32(Tss + 4, (uint)KernelStack);
+        WriteU32(Tss + 8, KernelData);
+        var s = Cpu.Save();
+        s.Cr0 = 0x11;
+        s.Cr4 = 0x600;
+        s.Efer = 0;
+        s.Gdtr = new DescriptorTableRegister { Base = Gdt, Limit = 0xFF };
+        s.Idtr = new DescriptorTableRegister { Base = Idt, Limit = 256 * 8 - 1 };
+        s.Tr = new Descriptor(Segment((uint)Tss, 0x67, 0x8B, 0)).ToSegment(TssSelector);
+        s.Cs = new Descriptor(Code32(0)).ToSegment(KernelCode32);
+        s.Ss = s.Ds = s.Es = s.Fs = s.Gs = new Descriptor(Data32(0)).ToSegment(KernelData);
+        s.Rip = TestMachine.CodeBase;
+        s.Rsp = KernelStack - 0x100;
+        Cpu.Load(s);
+    }
+
+    /// <summary>Enters ring 3 in 32-bit code.</summary>
+    public void EnterUser32(ulong eip)
+    {
+        var s = Cpu.Save();
+        s.Cs = new Descriptor(Code32(3)).ToSegment(UserCode32);
+        s.Ss = s.Ds = s.Es = s.Fs = s.Gs = new Descriptor(Data32(3)).ToSegment(UserData);
+        s.Rip = eip;
+        s.Rsp = UserStack;
+        s.Rflags = 0x202;
+        Cpu.Load(s);
+    }
+
+    /// <summary>Real mode at 0000:1000 with the IVT at 0.</summary>
+    public void BuildReal()
+    {
+        var s = CpuState.CreateReset();
+        s.Cs = SegmentRegister.RealMode(0, true);
+        s.Rip = TestMachine.CodeBase;
+        s.Rsp = 0xFFF0;
+        s.Rdx = 0;
+        Cpu.Load(s);
+    }
+
     /// <summary>Identity-maps the first GiB with 2 MiB pages (CR4.PAE, CR3), so the tests hold once paging is walked.</summary>
     public void IdentityMap(CpuState s)
     {
