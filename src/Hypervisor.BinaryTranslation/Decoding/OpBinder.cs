@@ -121,6 +121,7 @@ public static unsafe class OpBinder
                || Strings.Bind(ins, ref op, ctx)
                || Bcd.Bind(ins, ref op, ctx)
                || Misc.Bind(ins, ref op, ctx)
+               || global::Hypervisor.BinaryTranslation.System.PrivilegedBinder.Bind(ins, ref op, ctx)
                || Instructions.Sse.SseBinder.Bind(ins, ref op, ctx)
                || Instructions.Fpu.FpuBinder.Bind(ins, ref op, ctx)
                || Instructions.Mmx.MmxBinder.Bind(ins, ref op, ctx)

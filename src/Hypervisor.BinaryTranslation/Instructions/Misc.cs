@@ -5,13 +5,14 @@ using Iced.Intel;
 
 namespace Hypervisor.BinaryTranslation.Instructions;
 
-/// <summary>Flag instructions, LAHF/SAHF, CPUID, RDTSC/RDTSCP, the NOP forms and fences, UD2, HLT, CLI/STI.</summary>
+/// <summary>Flag instructions, LAHF/SAHF, CPUID, RDTSC/RDTSCP, the NOP forms and fences, CLFLUSH, UD2, HLT, CLI/STI.</summary>
 public static unsafe class Misc
 {
     public static bool InvalidOpcode(CpuContext c, ref Op op) => c.Fault(Vectors.InvalidOpcode);
 
     public static bool Nop(CpuContext c, ref Op op) => true;
 
+    /// <summary>HLT: CPL 0 only (#GP(0) otherwise, also in virtual-8086 mode where CPL is 3).</summary>
     public static bool Hlt(CpuContext c, ref Op op)
     {
         if (c.Cpl != 0) return c.Fault(Vectors.GeneralProtection, 0);
@@ -52,7 +53,10 @@ public static unsafe class Misc
         return true;
     }
 
-    /// <summary>CLI/STI need CPL &lt;= IOPL (Intel SDM Vol. 2A CLI; VME/PVI come with P1.4).</summary>
+    /// <summary>
+    /// CLI/STI need CPL &lt;= IOPL (IOPL = 3 in virtual-8086 mode); the VIF forms need CR4.VME/PVI, which CPUID does
+    /// not advertise, so CR4 can never enable them (Intel SDM Vol. 2A CLI, Vol. 2B STI).
+    /// </summary>
     private static bool MayChangeIf(CpuContext c)
     {
         int iopl = (int)((c.Rflags & FlagBits.IOPL) >> FlagBits.IoplShift);
@@ -66,12 +70,23 @@ public static unsafe class Misc
         return false;
     }
 
+    /// <summary>
+    /// STI: when it sets IF (IF was 0), interrupts stay blocked until the next instruction has retired (Intel SDM
+    /// Vol. 2B STI, Vol. 3 6.8.3). The block ends so the backend sees the shadow before it injects.
+    /// </summary>
     public static bool Sti(CpuContext c, ref Op op)
     {
         if (!MayChangeIf(c)) return c.Fault(Vectors.GeneralProtection, 0);
+        if ((c.Rflags & FlagBits.IF) == 0) c.InterruptShadow = true;
         c.Rflags |= FlagBits.IF;
         return false;
     }
+
+    /// <summary>
+    /// CLFLUSH: guest memory is coherent host memory, so only the access check remains: the line is checked like a
+    /// byte load (segment, canonical form, #PF; Intel SDM Vol. 2A CLFLUSH).
+    /// </summary>
+    public static bool Clflush(CpuContext c, ref Op op) => c.Read<byte>(Addressing.Linear(c, ref op), out _);
 
     /// <summary>LAHF: AH = SF:ZF:0:AF:0:PF:1:CF.</summary>
     public static bool Lahf(CpuContext c, ref Op op)
@@ -90,7 +105,7 @@ public static unsafe class Misc
 
     public static bool Cpuid(CpuContext c, ref Op op)
     {
-        var (a, b, cx, d) = c.Cpuid.Query((uint)c.Gpr(0), (uint)c.Gpr(1));
+        var (a, b, cx, d) = c.Cpuid.Query(c, (uint)c.Gpr(0), (uint)c.Gpr(1));
         c.Gpr(0) = a;
         c.Gpr(3) = b;
         c.Gpr(1) = cx;
@@ -112,7 +127,7 @@ public static unsafe class Misc
     public static bool Rdtscp(CpuContext c, ref Op op)
     {
         if (!Rdtsc(c, ref op)) return false;
-        c.Gpr(1) = (uint)c.Architectural.Msrs.GetValueOrDefault(0xC000_0103u);
+        c.Gpr(1) = (uint)c.Architectural.Msrs.GetValueOrDefault(MsrIndex.TscAux);
         return true;
     }
 
@@ -150,6 +165,7 @@ public static unsafe class Misc
             case Mnemonic.Cpuid: op.Handler = &Cpuid; return true;
             case Mnemonic.Rdtsc: op.Handler = &Rdtsc; return true;
             case Mnemonic.Rdtscp: op.Handler = &Rdtscp; return true;
+            case Mnemonic.Clflush: op.Handler = &Clflush; return true;
         }
         return false;
     }

@@ -96,6 +96,7 @@ public static unsafe class Strings
             }
             case Kind.Ins:
             {
+                if (!global::Hypervisor.BinaryTranslation.System.PortIo.Check(c, (ushort)c.Gpr(2), sizeof(T))) return false;
                 ulong di = TA.Get(c, Rdi);
                 ulong lin = Addressing.Linear(c, (int)SegmentIndex.Es, di);
                 // The destination is checked before the port is read: a port read can have side effects.
@@ -108,6 +109,7 @@ public static unsafe class Strings
             }
             default:
             {
+                if (!global::Hypervisor.BinaryTranslation.System.PortIo.Check(c, (ushort)c.Gpr(2), sizeof(T))) return false;
                 ulong si = TA.Get(c, Rsi);
                 if (!c.Read<T>(Addressing.Linear(c, op.Seg, si), out ulong v)) return false;
                 c.PortWrite((ushort)c.Gpr(2), new ReadOnlySpan<byte>(&v, sizeof(T)));
