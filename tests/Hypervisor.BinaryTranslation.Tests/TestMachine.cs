@@ -14,11 +14,11 @@ public sealed class TestMachine : IDisposable
     public const ulong CodeBase = 0x1000;
     public const ulong StackTop = 0x80000;
 
-    public TestMachine(int bits = 64, ulong ramSize = 1 << 20, int cpl = 0)
+    public TestMachine(int bits = 64, ulong ramSize = 1 << 20, int cpl = 0, Hypervisor.Platform.Io.IIoHandler? io = null)
     {
         Memory = new GuestMemory();
         Memory.AddRam(0, ramSize, "ram");
-        Space = new AddressSpace(Memory);
+        Space = new AddressSpace(Memory, io);
         Cpu = new CpuContext(Space);
         var state = InitialState(bits, cpl);
         IdentityPaging.Install(Memory, state);

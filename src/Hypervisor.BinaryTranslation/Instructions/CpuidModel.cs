@@ -155,7 +155,7 @@ public sealed class CpuidModel
                 return (Arat, 0, 0, 0);
             case 7:
                 // Subleaf 0: no structured extended features but IA32_ARCH_CAPABILITIES; EAX = 0 (last subleaf).
-                return subleaf == 0 ? (0, 0, 0, ArchCapabilitiesBit) : (0, 0, 0, 0);
+                return subleaf == 0 ? (0u, 0u, 0u, ArchCapabilitiesBit) : (0u, 0u, 0u, 0u);
             case 0xB:
                 // Extended topology: an SMT level and a core level of one logical processor each; EDX = x2APIC ID.
                 return subleaf switch

@@ -84,9 +84,10 @@ public static unsafe class Misc
 
     /// <summary>
     /// CLFLUSH: guest memory is coherent host memory, so only the access check remains: the line is checked like a
-    /// byte load (segment, canonical form, #PF; Intel SDM Vol. 2A CLFLUSH).
+    /// byte load (canonical form, #PF; Intel SDM Vol. 2A CLFLUSH) - translated only, so an MMIO line is not read.
     /// </summary>
-    public static bool Clflush(CpuContext c, ref Op op) => c.Read<byte>(Addressing.Linear(c, ref op), out _);
+    public static bool Clflush(CpuContext c, ref Op op) =>
+        c.Memory.Mmu.Translate(c, Addressing.Linear(c, ref op), Memory.AccessType.Read, c.Cpl == 3, out _);
 
     /// <summary>LAHF: AH = SF:ZF:0:AF:0:PF:1:CF.</summary>
     public static bool Lahf(CpuContext c, ref Op op)

@@ -28,7 +28,7 @@ public static class ControlRegisters
     private const ulong Cr4PdpteReload = Cr4Pae | Cr4Pge | Cr4Pse | Cr4Smep;
 
     /// <summary>TSS descriptor types 1 and 3: a 16-bit TSS in TR forbids activating IA-32e mode.</summary>
-    private static bool Tss16(CpuContext c) => (c.Architectural.Tr.Type & 0x7) is 1 or 3;
+    private static bool Tss16(CpuContext c) => c.Architectural.Tr.Type is 1 or 3;
 
     /// <summary>PAE paging is in use: CR0.PG = 1, CR4.PAE = 1, EFER.LMA = 0 (Vol. 3, 4.1.1).</summary>
     private static bool PaePaging(Hypervisor.Platform.Cpu.CpuState a) =>

@@ -1,4 +1,4 @@
-using System.Text;
+using global::System.Text;
 using Hypervisor.BinaryTranslation.Execution;
 using Hypervisor.BinaryTranslation.Memory;
 using Hypervisor.BinaryTranslation.State;

@@ -1,4 +1,4 @@
-using System.Runtime.InteropServices;
+using global::System.Runtime.InteropServices;
 using Iced.Intel;
 using Tmds.Linux;
 using static Iced.Intel.AssemblerRegisters;

@@ -1,6 +1,6 @@
-using System.Diagnostics;
-using System.Runtime.CompilerServices;
-using System.Runtime.InteropServices;
+using global::System.Diagnostics;
+using global::System.Runtime.CompilerServices;
+using global::System.Runtime.InteropServices;
 using Hypervisor.BinaryTranslation.X87;
 
 namespace Hypervisor.BinaryTranslation.Tests.X87;

@@ -1,4 +1,4 @@
-using System.Buffers.Binary;
+using global::System.Buffers.Binary;
 using Hypervisor.BinaryTranslation.X87;
 
 namespace Hypervisor.BinaryTranslation.Tests.X87;
