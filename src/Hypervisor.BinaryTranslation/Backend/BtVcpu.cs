@@ -43,6 +43,8 @@ public sealed class BtVcpu : IVcpu
             LocalApic = new LocalApicAccess(_port.Lapic, RequestInterruptCheck),
             Tsc = vm.IrqChip.Tsc,
             TscFrequency = (ulong)vm.IrqChip.Tsc.FrequencyHz,
+            // CPUID reports the APIC ID the firmware tables give this vCPU (its index) and its own package.
+            Cpuid = new Instructions.CpuidModel { ApicId = (uint)index, CpuCount = vm.Setup.CpuCount },
         };
         _interpreter = new Interpreter(_cpu);
         _traceEvents = vm.Options.Trace;

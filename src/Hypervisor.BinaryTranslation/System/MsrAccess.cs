@@ -151,7 +151,8 @@ public static class MsrAccess
         switch (index)
         {
             case MsrIndex.Tsc:
-                WriteTsc(c, value);
+                // The counter continues from the written value (Vol. 3, 18.17).
+                c.WriteTsc(value);
                 return true;
             case MsrIndex.BiosSignId:
                 // Software writes 0 before CPUID(1) to read the signature; the value read is always the signature.
@@ -229,12 +230,5 @@ public static class MsrAccess
     {
         c.Exit = ExitKind.None;
         return false;
-    }
-
-    /// <summary>IA32_TSC: the counter continues from the written value (Vol. 3, 18.17).</summary>
-    private static void WriteTsc(CpuContext c, ulong value)
-    {
-        c.TscOffset = 0;
-        c.TscOffset = (long)(value - c.ReadTsc());
     }
 }
