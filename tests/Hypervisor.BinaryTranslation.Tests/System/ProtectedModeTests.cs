@@ -285,4 +285,39 @@ public class ProtectedModeTests
         Assert.Equal(0x8BUL, m.ReadU64(SystemMachine.Gdt + tss2) >> 40 & 0xFF);                     // new: busy
         Assert.NotEqual(0UL, c.Architectural.Cr0 & 8);                                               // CR0.TS
     }
+    [Fact]
+    public void SysenterAndSysexitUseTheFixedFlatSegments()
+    {
+        using var m = Build();
+        const ulong entry = 0x26000;
+        var s = m.Cpu.Save();
+        s.Msrs[MsrIndex.SysenterCs] = SystemMachine.KernelCode32;
+        s.Msrs[MsrIndex.SysenterEsp] = SystemMachine.KernelStack;
+        s.Msrs[MsrIndex.SysenterEip] = entry;
+        m.Cpu.Load(s);
+        m.Load(entry, 32, a =>
+        {
+            a.mov(edi, cs);
+            a.mov(esi, ss);
+            a.mov(ebp, esp);
+            a.mov(edx, (uint)User + 0x20);
+            a.mov(ecx, (uint)SystemMachine.UserStack - 0x10);
+            a.sysexit();
+        });
+        m.Load(User, 32, a => a.sysenter());
+        m.Load(User + 0x20, 32, a =>
+        {
+            a.mov(eax, cs);
+            a.mov(ebx, ss);
+            a.@int(0x81);
+        });
+        m.EnterUser32(User);
+        Assert.Equal(RunExit.Halted, m.Run());
+        var c = m.Cpu;
+        Assert.Equal((ulong)SystemMachine.KernelCode32, c.Gpr(7));
+        Assert.Equal((ulong)SystemMachine.KernelCode32 + 8, c.Gpr(6));
+        Assert.Equal(SystemMachine.KernelStack, c.Gpr(5));
+        Assert.Equal((ulong)SystemMachine.KernelCode32 + 16 | 3, c.Gpr(0));
+        Assert.Equal((ulong)SystemMachine.KernelCode32 + 24 | 3, c.Gpr(3));
+    }
 }
