@@ -125,8 +125,10 @@ public static unsafe class BitOps
                 };
                 return op.Handler != null;
             }
-            case Mnemonic.Bsf: case Mnemonic.Bsr:
-                op.Cond = ins.Mnemonic == Mnemonic.Bsf ? (byte)0 : (byte)1;
+            // CPUID advertises neither BMI1 nor LZCNT, so F3 0F BC/BD run as BSF/BSR, as on the processors before
+            // them (Intel SDM Vol. 2B TZCNT/LZCNT); Linux's __ffs uses "rep bsf" for exactly this reason.
+            case Mnemonic.Bsf: case Mnemonic.Bsr: case Mnemonic.Tzcnt: case Mnemonic.Lzcnt:
+                op.Cond = ins.Mnemonic is Mnemonic.Bsf or Mnemonic.Tzcnt ? (byte)0 : (byte)1;
                 op.Handler = (size, ins.Op1Kind == OpKind.Memory) switch
                 {
                     (2, false) => &BitScan<ushort, FromReg>, (2, true) => &BitScan<ushort, FromMem>,
