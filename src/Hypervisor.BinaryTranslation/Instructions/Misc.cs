@@ -137,6 +137,12 @@ public static unsafe class Misc
         switch (ins.Mnemonic)
         {
             case Mnemonic.Hlt: op.Handler = &Hlt; return true;
+            // CET is not advertised: ENDBR32/64 and RDSSP lie in the reserved-NOP space (0F 1E) and execute as
+            // NOPs on such a processor (Intel SDM Vol. 2A ENDBR64, Vol. 2B RDSSP); CET-built code relies on it.
+            case Mnemonic.Endbr32:
+            case Mnemonic.Endbr64:
+            case Mnemonic.Rdsspd:
+            case Mnemonic.Rdsspq:
             case Mnemonic.Nop:
             case Mnemonic.Pause:
             case Mnemonic.Lfence:
