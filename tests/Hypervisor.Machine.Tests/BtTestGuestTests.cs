@@ -1,14 +1,37 @@
 using System.Buffers.Binary;
+using System.Diagnostics;
 using System.Text;
 using Hypervisor.Devices.Console;
 
 namespace Hypervisor.Machine.Tests;
 
 /// <summary>
-/// Whole machines on the BT backend: a guest that is nothing but garbage ends with a message, never a .NET crash.
+/// Whole machines on the BT backend: the multiboot test guests (guest-drivers/testguest) end as they do under
+/// QEMU and KVM, and a guest that is nothing but garbage ends with a message, never a .NET crash.
 /// </summary>
 public sealed class BtTestGuestTests
 {
+    private static readonly Lazy<string> Built = new(BuildTestGuests);
+
+    [Fact]
+    public void HelloExitsWith67ThroughIsaDebugExit()
+    {
+        var (status, serial, diagnostics) = Run(Path.Combine(Built.Value, "hello.elf"));
+        Assert.Contains("hv-testguest: hello from multiboot", serial);
+        Assert.Contains("hv-testguest: checksum 6619d800", serial);
+        Assert.True(status == 67, $"status {status}; diagnostics: {diagnostics}");
+    }
+
+    [Fact]
+    public void TripleFaultEndsTheVmWithStatus1AndSaysSo()
+    {
+        var (status, serial, diagnostics) = Run(Path.Combine(Built.Value, "triplefault.elf"), noReboot: true);
+        Assert.Contains("hv-testguest: triple fault next", serial);
+        Assert.Equal(1, status);
+        Assert.Contains("triple fault", diagnostics);
+        Assert.Contains("RIP=", diagnostics);
+    }
+
     [Theory]
     [InlineData(1)]
     [InlineData(2)]
@@ -66,5 +89,22 @@ public sealed class BtTestGuestTests
         if (!thread.Join(TimeSpan.FromSeconds(60)))
             throw new TimeoutException($"{Path.GetFileName(kernel)} did not finish within 60 s; serial: {Encoding.ASCII.GetString(serial.Output)}");
         return (status, Encoding.ASCII.GetString(serial.Output), diagnostics.ToString());
+    }
+
+    private static string BuildTestGuests()
+    {
+        string repo = AppContext.BaseDirectory;
+        while (!File.Exists(Path.Combine(repo, "Hypervisor.sln")))
+            repo = Path.GetDirectoryName(repo) ?? throw new DirectoryNotFoundException("repository root not found");
+        string outDir = Directory.CreateTempSubdirectory("hv-testguest-").FullName;
+        var psi = new ProcessStartInfo("bash") { RedirectStandardOutput = true, RedirectStandardError = true };
+        psi.ArgumentList.Add(Path.Combine(repo, "guest-drivers", "testguest", "build.sh"));
+        psi.ArgumentList.Add(outDir);
+        using var p = Process.Start(psi)!;
+        var stderr = p.StandardError.ReadToEndAsync();
+        p.StandardOutput.ReadToEnd();
+        p.WaitForExit();
+        if (p.ExitCode != 0) throw new InvalidOperationException($"testguest build failed (needs nasm, ld): {stderr.Result}");
+        return outDir;
     }
 }
