@@ -145,6 +145,10 @@ public class CpuidModelTests
     [InlineData("MSR", new byte[] { 0x0F, 0x32 })]
     [InlineData("TSC", new byte[] { 0x0F, 0x31 })]
     [InlineData("FPU", new byte[] { 0xD9, 0xE8 })] // FLD1
+    [InlineData("MMX", new byte[] { 0x0F, 0xFC, 0xC1 })] // PADDB mm0, mm1
+    [InlineData("SYSCALL", new byte[] { 0x0F, 0x05 })]
+    [InlineData("SEP", new byte[] { 0x0F, 0x34 })] // SYSENTER
+    [InlineData("APIC/MSR", new byte[] { 0x0F, 0x30 })] // WRMSR
     public void AdvertisedInstructionsAreImplemented(string feature, byte[] code)
     {
         var decoder = Decoder.Create(64, new ByteArrayCodeReader(code));
@@ -152,5 +156,25 @@ public class CpuidModelTests
         var op = default(Op);
         var ctx = new BindContext(64, 64, CpuMode.Long64);
         Assert.True(OpBinder.Bind(ins, ref op, ctx), feature);
+    }
+
+    /// <summary>Without BMI1/LZCNT the F3 0F BC/BD encodings are BSF/BSR (LZCNT of 0x10 would be 27, BSR gives 4).</summary>
+    [Fact]
+    public void TzcntAndLzcntEncodingsRunAsBsfAndBsrWithoutBmi1()
+    {
+        using var m = new TestMachine();
+        Assert.Equal(0u, Run(m, 7).Ebx & 1u << 3);
+        Assert.Equal(0u, Run(m, 0x8000_0001).Ecx & 1u << 5);
+        m.Cpu.Rip = TestMachine.CodeBase;
+        m.Load(a =>
+        {
+            a.mov(ecx, 0x10);
+            a.lzcnt(eax, ecx);
+            a.mov(ecx, 0x30);
+            a.tzcnt(ebx, ecx);
+        });
+        Expect.Halts(m);
+        Assert.Equal(4UL, m.Cpu.Gpr(0));
+        Assert.Equal(4UL, m.Cpu.Gpr(3));
     }
 }

@@ -122,6 +122,28 @@ public class ModeTransitionTests
     }
 
     [Fact]
+    public void ActivatingIa32eModeWithA16BitTssRaisesGp()
+    {
+        using var m = new TestMachine(bits: 32);
+        Install4LevelTables(m);
+        var s = m.Cpu.Save();
+        s.Cr0 = 0x11;
+        s.Cr4 = 0x620;
+        s.Cr3 = Pml4;
+        s.Efer = 0x100;
+        s.Tr.Type = 3; // busy 16-bit TSS
+        m.Cpu.Load(s);
+        m.Load(a =>
+        {
+            a.mov(eax, cr0);
+            a.or(eax, unchecked((int)0x8000_0000));
+            a.mov(cr0, eax);
+        }, bits: 32);
+        Expect.Gp(m);
+        Assert.Equal(0UL, m.Cpu.Architectural.Efer & 0x400);
+    }
+
+    [Fact]
     public void ChangingLmeWhilePagingRaisesGp()
     {
         using var m = new TestMachine();
