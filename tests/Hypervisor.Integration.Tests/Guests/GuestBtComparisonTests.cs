@@ -6,8 +6,7 @@ namespace Hypervisor.Integration.Tests.Guests;
 /// </summary>
 public sealed class GuestBtComparisonTests
 {
-    /// <summary>"decode" joins once main's BT decodes F3 0F BC/BD by its own CPUID (TZCNT/LZCNT as BSF/BSR).</summary>
-    public static TheoryData<string> Guests => new() { "hello", "modes", "exceptions", "paging", "timers", "smc" };
+    public static TheoryData<string> Guests => new() { "hello", "modes", "exceptions", "paging", "timers", "smc", "decode" };
 
     [Theory]
     [MemberData(nameof(Guests))]
