@@ -4,7 +4,11 @@ using Hypervisor.Devices.Legacy;
 using Hypervisor.Devices.Pci;
 using Hypervisor.Devices.Virtio;
 using Hypervisor.Devices.Virtio.Block;
+using Hypervisor.Devices.Virtio.Net;
 using Hypervisor.Devices.Virtio.Rng;
+using Hypervisor.Network;
+using Hypervisor.Network.Tap;
+using Hypervisor.Network.VmLink;
 using Hypervisor.Platform.Interrupts;
 using Hypervisor.Platform.Io;
 using Hypervisor.Platform.Lifecycle;
@@ -52,6 +56,7 @@ public sealed class PcBoard : IDisposable
 
         Pci = new PciRoot(ports, mmio, interrupts, control);
         AddDisks(config, memory);
+        AddNetworks(config, memory);
         Pci.AddDevice(new VirtioPciTransport(new VirtioRng(memory)));
         // Without a BIOS nobody else assigns BARs and PIRQ routes; with one, the BIOS does it.
         if (config.Boot == BootSource.Kernel) Pci.ConfigureForDirectBoot();
@@ -80,6 +85,36 @@ public sealed class PcBoard : IDisposable
             }
             var blk = Own(new VirtioBlk(memory, backend, serial: $"hv{i}"));
             Pci.AddDevice(new VirtioPciTransport(blk));
+        }
+    }
+
+    private void AddNetworks(MachineConfig config, GuestMemory memory)
+    {
+        foreach (var net in config.Networks)
+        {
+            string spec = net.Backend;
+            if (net.Model != "virtio")
+                throw new MachineConfigurationException($"--net {spec}: model {net.Model} is not supported yet; use model=virtio");
+            var mac = MacAddress.Generate();
+            if (net.Options.TryGetValue("mac", out string? text) && !MacAddress.TryParse(text, out mac))
+                throw new MachineConfigurationException($"--net {spec}: mac '{text}' is not six hex bytes like 52:54:00:12:34:56");
+            INetBackend backend;
+            try
+            {
+                backend = net.Backend switch
+                {
+                    "tap" => Own(TapBackend.Open(net.Options["ifname"])),
+                    "socket" => Own(VmLinkBackend.Open(net.Options["path"])),
+                    _ => throw new MachineConfigurationException(
+                        $"--net {spec}: the {spec} backend is not available yet; use tap or socket"),
+                };
+            }
+            catch (NetBackendException e)
+            {
+                throw new MachineConfigurationException($"--net {spec}: {e.Message}", e);
+            }
+            var nic = Own(new VirtioNet(memory, backend, mac));
+            Pci.AddDevice(new VirtioPciTransport(nic));
         }
     }
 

@@ -161,21 +161,54 @@ public sealed class VirtQueue
     /// <summary>Puts chain <paramref name="head"/> in the used ring with the bytes written into it (2.7.8).</summary>
     public void PushUsed(ushort head, uint writtenLength)
     {
+        StageUsed(head, writtenLength);
+        PublishUsed();
+    }
+
+    /// <summary>
+    /// Writes a used element without moving the used index the driver reads, so several elements (the buffers of
+    /// one merged receive packet, 5.1.6.4) become visible together with <see cref="PublishUsed"/>.
+    /// </summary>
+    public void StageUsed(ushort head, uint writtenLength)
+    {
         if (!IsLive) return;
         try
         {
             ulong element = DeviceArea + 4 + 8UL * (uint)(_usedIndex & (Size - 1));
             _memory.Write(element, (uint)head);
             _memory.Write(element + 4, writtenLength);
-            // The element must be visible before the index that publishes it (2.7.8).
-            Interlocked.MemoryBarrier();
             _usedIndex++;
+        }
+        catch (GuestMemoryException e)
+        {
+            Fail(e.Message);
+        }
+    }
+
+    /// <summary>Publishes every staged used element by writing the used index.</summary>
+    public void PublishUsed()
+    {
+        if (!IsLive) return;
+        try
+        {
+            // The elements must be visible before the index that publishes them (2.7.8).
+            Interlocked.MemoryBarrier();
             _memory.Write(DeviceArea + 2, _usedIndex);
         }
         catch (GuestMemoryException e)
         {
             Fail(e.Message);
         }
+    }
+
+    /// <summary>
+    /// Gives back the last <paramref name="count"/> popped chains, unused, so the next pops return them again (a
+    /// receive packet that did not fit the buffers available so far waits for more).
+    /// </summary>
+    public void Unpop(int count)
+    {
+        if ((uint)count > Size) throw new ArgumentOutOfRangeException(nameof(count));
+        _lastAvail -= (ushort)count;
     }
 
     /// <summary>

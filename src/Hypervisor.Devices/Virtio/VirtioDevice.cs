@@ -156,6 +156,20 @@ public abstract class VirtioDevice : IDisposable
         if (queue.Broken) ReportBroken(queue);
     }
 
+    /// <summary>Writes a used element that <see cref="PublishStaged"/> makes visible later (5.1.6.4). Under the lock.</summary>
+    protected void Stage(VirtQueue queue, ushort head, uint writtenLength)
+    {
+        queue.StageUsed(head, writtenLength);
+        if (queue.Broken) ReportBroken(queue);
+    }
+
+    /// <summary>Publishes the elements <see cref="Stage"/> wrote. Under the lock.</summary>
+    protected void PublishStaged(VirtQueue queue)
+    {
+        queue.PublishUsed();
+        if (queue.Broken) ReportBroken(queue);
+    }
+
     /// <summary>Sends the used buffer notification if the driver wants one (2.7.7, 2.7.10). Under the lock.</summary>
     protected void SignalIfNeeded(VirtQueue queue)
     {
