@@ -31,6 +31,12 @@ public sealed record DiskConfig(string Path, DiskFormat Format = DiskFormat.Raw,
 /// <summary>A network backend spec as given to --net, e.g. "tap,ifname=tap0" or "socket,path=/tmp/lan".</summary>
 public sealed record NetConfig(string Backend, IReadOnlyDictionary<string, string> Options, string Model = "virtio");
 
+/// <summary>
+/// A named extra virtio-console port (--console-port NAME,file=OUT[,input=IN]): the guest's output goes to
+/// <paramref name="OutputPath"/>, and the bytes of <paramref name="InputPath"/> are the host's input.
+/// </summary>
+public sealed record ConsolePortConfig(string Name, string? OutputPath, string? InputPath);
+
 public abstract record SerialConfig
 {
     public sealed record Stdio : SerialConfig;
@@ -59,6 +65,9 @@ public sealed record MachineConfig
     public IReadOnlyList<DiskConfig> Disks { get; init; } = [];
     public IReadOnlyList<NetConfig> Networks { get; init; } = [];
     public SerialConfig Serial { get; init; } = new SerialConfig.Stdio();
+
+    /// <summary>Extra virtio-console ports; any adds a multiport virtio-console whose port 0 is unconnected.</summary>
+    public IReadOnlyList<ConsolePortConfig> ConsolePorts { get; init; } = [];
 
     /// <summary>Exit instead of rebooting when the guest resets (QEMU's -no-reboot).</summary>
     public bool NoReboot { get; init; }

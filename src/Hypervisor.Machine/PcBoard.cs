@@ -4,6 +4,7 @@ using Hypervisor.Devices.Legacy;
 using Hypervisor.Devices.Pci;
 using Hypervisor.Devices.Virtio;
 using Hypervisor.Devices.Virtio.Block;
+using Hypervisor.Devices.Virtio.Console;
 using Hypervisor.Devices.Virtio.Net;
 using Hypervisor.Devices.Virtio.Rng;
 using Hypervisor.Network;
@@ -57,6 +58,7 @@ public sealed class PcBoard : IDisposable
         Pci = new PciRoot(ports, mmio, interrupts, control);
         AddDisks(config, memory);
         AddNetworks(config, memory);
+        AddConsolePorts(config, memory);
         Pci.AddDevice(new VirtioPciTransport(new VirtioRng(memory)));
         // Without a BIOS nobody else assigns BARs and PIRQ routes; with one, the BIOS does it.
         if (config.Boot == BootSource.Kernel) Pci.ConfigureForDirectBoot();
@@ -116,6 +118,29 @@ public sealed class PcBoard : IDisposable
             var nic = Own(new VirtioNet(memory, backend, mac));
             Pci.AddDevice(new VirtioPciTransport(nic));
         }
+    }
+
+    private void AddConsolePorts(MachineConfig config, GuestMemory memory)
+    {
+        if (config.ConsolePorts.Count == 0) return;
+        var ports = new List<VirtioConsolePortSpec>();
+        foreach (var port in config.ConsolePorts)
+        {
+            try
+            {
+                ports.Add(new VirtioConsolePortSpec(port.Name, Own(FilePortBackend.Open(port.OutputPath, port.InputPath))));
+            }
+            catch (IOException e)
+            {
+                throw new MachineConfigurationException($"--console-port {port.Name}: {e.Message}", e);
+            }
+            catch (UnauthorizedAccessException e)
+            {
+                throw new MachineConfigurationException($"--console-port {port.Name}: {e.Message}", e);
+            }
+        }
+        var console = Own(new VirtioConsole(memory, new FilePortBackend(null, null), ports));
+        Pci.AddDevice(new VirtioPciTransport(console));
     }
 
     private T Own<T>(T disposable) where T : IDisposable

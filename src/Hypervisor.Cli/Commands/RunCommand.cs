@@ -65,7 +65,15 @@ public sealed class RunCommand
 
     private readonly Option<string[]> _nets = new("--net")
     {
-        Description = "Network card, repeatable: user | tap,ifname=NAME | socket,path=PATH; add model=virtio|pcnet, mac=",
+        Description = "Network card, repeatable: tap,ifname=NAME | socket,path=DIR (VM-to-VM link) | user; add model=virtio|pcnet, mac=",
+        HelpName = "SPEC",
+        Arity = ArgumentArity.OneOrMore,
+        AllowMultipleArgumentsPerToken = false,
+    };
+
+    private readonly Option<string[]> _consolePorts = new("--console-port")
+    {
+        Description = "Named virtio-console port, repeatable: NAME[,file=OUT][,input=IN] (guest output to OUT, IN's bytes to the guest)",
         HelpName = "SPEC",
         Arity = ArgumentArity.OneOrMore,
         AllowMultipleArgumentsPerToken = false,
@@ -100,7 +108,7 @@ public sealed class RunCommand
         _boot.AcceptOnlyFromAmong("kernel", "disk", "net");
         Command = new Command("run", "Create a virtual machine and run it until the guest powers off")
         {
-            _kernel, _initrd, _cmdline, _memory, _cpus, _accel, _disks, _nets, _bios, _boot, _serial, _noReboot,
+            _kernel, _initrd, _cmdline, _memory, _cpus, _accel, _disks, _nets, _consolePorts, _bios, _boot, _serial, _noReboot,
         };
     }
 
@@ -117,6 +125,7 @@ public sealed class RunCommand
         string? cmdline = result.GetValue(_cmdline);
         string[] diskSpecs = result.GetValue(_disks) ?? [];
         string[] netSpecs = result.GetValue(_nets) ?? [];
+        List<ConsolePortConfig> consolePorts = [.. (result.GetValue(_consolePorts) ?? []).Select(ParseAndCheckConsolePort)];
 
         ulong memory = SizeParser.Parse(result.GetValue(_memory) ?? "512M", "--memory");
         ValidateMemory(memory, environment.HostMemoryTotal());
@@ -172,6 +181,7 @@ public sealed class RunCommand
             Boot = boot,
             Disks = disks,
             Networks = networks,
+            ConsolePorts = consolePorts,
             Serial = serial,
             NoReboot = result.GetValue(_noReboot),
         };
@@ -212,6 +222,13 @@ public sealed class RunCommand
         InputFiles.RequireReadable(kernel, "--kernel");
         if (KernelImageProbe.Identify(KernelImageProbe.ReadHead(kernel)) == KernelImageProbe.Kind.Unknown)
             throw new UsageException($"--kernel '{kernel}' is neither a Linux bzImage nor a multiboot kernel");
+    }
+
+    private static ConsolePortConfig ParseAndCheckConsolePort(string spec)
+    {
+        var port = ConsolePortSpecParser.Parse(spec);
+        if (port.InputPath is not null) InputFiles.RequireReadable(port.InputPath, "--console-port input=");
+        return port;
     }
 
     private static DiskConfig ParseAndCheckDisk(string spec)
