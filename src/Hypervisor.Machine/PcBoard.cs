@@ -7,6 +7,7 @@ using Hypervisor.Devices.Virtio.Block;
 using Hypervisor.Devices.Virtio.Console;
 using Hypervisor.Devices.Virtio.Net;
 using Hypervisor.Devices.Virtio.Rng;
+using Hypervisor.Kvm;
 using Hypervisor.Network;
 using Hypervisor.Network.Tap;
 using Hypervisor.Network.VmLink;
@@ -26,6 +27,8 @@ namespace Hypervisor.Machine;
 public sealed class PcBoard : IDisposable
 {
     private readonly List<IDisposable> _owned = [];
+    private readonly List<VirtioPciTransport> _virtio = [];
+    private VirtioKernelNotifications? _kernelNotifications;
 
     public PcBoard(MachineConfig config, GuestMemory memory, PortIoBus ports, MmioBus mmio,
         IInterruptController interrupts, VirtualClock clock, IVmControl control, ICharacterBackend serial,
@@ -59,7 +62,7 @@ public sealed class PcBoard : IDisposable
         AddDisks(config, memory);
         AddNetworks(config, memory);
         AddConsolePorts(config, memory);
-        Pci.AddDevice(new VirtioPciTransport(new VirtioRng(memory)));
+        AddVirtio(new VirtioRng(memory));
         // Without a BIOS nobody else assigns BARs and PIRQ routes; with one, the BIOS does it.
         if (config.Boot == BootSource.Kernel) Pci.ConfigureForDirectBoot();
     }
@@ -85,8 +88,7 @@ public sealed class PcBoard : IDisposable
             {
                 throw new MachineConfigurationException($"--disk {disk.Path}: {e.Message}", e);
             }
-            var blk = Own(new VirtioBlk(memory, backend, serial: $"hv{i}"));
-            Pci.AddDevice(new VirtioPciTransport(blk));
+            AddVirtio(Own(new VirtioBlk(memory, backend, serial: $"hv{i}")));
         }
     }
 
@@ -115,8 +117,7 @@ public sealed class PcBoard : IDisposable
             {
                 throw new MachineConfigurationException($"--net {spec}: {e.Message}", e);
             }
-            var nic = Own(new VirtioNet(memory, backend, mac));
-            Pci.AddDevice(new VirtioPciTransport(nic));
+            AddVirtio(Own(new VirtioNet(memory, backend, mac)));
         }
     }
 
@@ -139,8 +140,24 @@ public sealed class PcBoard : IDisposable
                 throw new MachineConfigurationException($"--console-port {port.Name}: {e.Message}", e);
             }
         }
-        var console = Own(new VirtioConsole(memory, new FilePortBackend(null, null), ports));
-        Pci.AddDevice(new VirtioPciTransport(console));
+        AddVirtio(Own(new VirtioConsole(memory, new FilePortBackend(null, null), ports)));
+    }
+
+    private void AddVirtio(VirtioDevice device)
+    {
+        var transport = new VirtioPciTransport(device);
+        Pci.AddDevice(transport);
+        _virtio.Add(transport);
+    }
+
+    /// <summary>
+    /// Under KVM: virtio queue notifications through ioeventfds, so a guest kick does not stop its vCPU
+    /// (<see cref="VirtioKernelNotifications"/>). Call once, after the board is built.
+    /// </summary>
+    public void UseKernelNotifications(IKvmEventFds kvm, TextWriter? diagnostics = null)
+    {
+        if (_kernelNotifications is not null) throw new InvalidOperationException("kernel notifications are already on");
+        _kernelNotifications = new VirtioKernelNotifications(kvm, _virtio, diagnostics);
     }
 
     private T Own<T>(T disposable) where T : IDisposable
@@ -151,6 +168,9 @@ public sealed class PcBoard : IDisposable
 
     public void Dispose()
     {
+        // The ioeventfd thread calls into devices: it stops first.
+        _kernelNotifications?.Dispose();
+        _kernelNotifications = null;
         // Devices before their backends: a blk worker must stop before its file closes.
         for (int i = _owned.Count - 1; i >= 0; i--) _owned[i].Dispose();
         _owned.Clear();

@@ -56,6 +56,7 @@ public sealed class VirtualMachine : IDisposable
                 bt.A20Enabled = _board.A20.Enabled;
                 _board.A20.Changed += enabled => bt.A20Enabled = enabled;
             }
+            if (_vm is Hypervisor.Kvm.IKvmEventFds kvm) _board.UseKernelNotifications(kvm, diagnostics);
             var boot = LoadBootState(config);
             _vcpus = new IVcpu[config.CpuCount];
             for (int i = 0; i < _vcpus.Length; i++)

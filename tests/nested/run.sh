@@ -10,6 +10,11 @@
 # qemu-linux    qemu-system-x86_64 -accel kvm boots Debian's kernel + a busybox initramfs with 2 vCPUs in L1
 # hv-multiboot  `hv run --accel kvm` on the multiboot test guests (needs the hv CLI and machine)
 # hv-linux      `hv run --accel kvm --cpus 2` on the same Linux guest as qemu-linux
+# hv-virtio     the Debian guest of images/ (hv.test=virtio) with an ext4 --disk and a second console port:
+#               reads the host's file, writes a new one (L1 checks it with e2fsck -fn and debugfs), /dev/hwrng,
+#               text both ways on the port
+# hv-net        two hv guests on a VM-to-VM link (--net socket) ping each other; a third pings L1 through TAP
+# hv-dd         (not in the default set) dd of 256 MiB to and from a virtio disk; prints NESTED-DD lines
 # compare       (not in the default set) the linux-smp guest under hv's KVM backend and under QEMU, 3 rounds
 #               alternated; prints NESTED-TIME lines and the ratio of the medians
 #
@@ -29,7 +34,7 @@ hv_mode=${HV_NESTED_HV:-try}
 timeout_s=${HV_NESTED_TIMEOUT:-900}
 l1_cpu=${HV_NESTED_CPU:-qemu64,+svm,+npt}
 tests=("$@")
-[[ ${#tests[@]} -gt 0 ]] || tests=(selftest qemu-linux hv-multiboot hv-linux)
+[[ ${#tests[@]} -gt 0 ]] || tests=(selftest qemu-linux hv-multiboot hv-linux hv-virtio hv-net)
 
 log() { printf 'nested: %s\n' "$*" >&2; }
 die() { printf 'tests/nested/run.sh: error: %s\n' "$*" >&2; exit 1; }
@@ -38,7 +43,7 @@ wants() { local t; for t in "${tests[@]}"; do [[ $t == "$1" ]] && return 0; done
 ensure_tools() {
     local missing=() tool
     declare -A package_of=([qemu-system-x86_64]=qemu-system-x86 [nasm]=nasm [ld]=binutils [cpio]=cpio
-        [busybox]=busybox-static [dpkg-deb]=dpkg [gcc]=gcc)
+        [busybox]=busybox-static [dpkg-deb]=dpkg [gcc]=gcc [mke2fs]=e2fsprogs [debugfs]=e2fsprogs [ip]=iproute2)
     for tool in "${!package_of[@]}"; do
         command -v "$tool" >/dev/null 2>&1 || missing+=("${package_of[$tool]}")
     done
@@ -137,6 +142,24 @@ copy_qemu() {
     [[ -d /usr/share/qemu/keymaps ]] && cp -rL /usr/share/qemu/keymaps "$root/usr/share/qemu/"
 }
 
+wants_guest_images() { wants hv-virtio || wants hv-net || wants hv-dd; }
+
+# The Debian guest set of images/build.sh (its /init runs /tests/NAME.sh for hv.test=NAME), a small ext4 disk
+# with hello.txt, and the e2fsprogs and iproute2 tools the L1 checks use.
+copy_guest_images() {
+    local images=$repo/images/out
+    [[ -f $images/initramfs.cpio.gz ]] || { log "building the guest images (images/build.sh)"; "$repo/images/build.sh" >&2; }
+    log "copying the guest images and e2fsck, debugfs, ip into L1"
+    mkdir -p "$root/l2v" "$out/disk-root"
+    install -m 0644 "$images/initramfs.cpio.gz" "$root/l2v/initramfs.cpio.gz"
+    install -m 0644 "$vmlinuz" "$root/l2v/vmlinuz"
+    echo "hello from the hv data disk" >"$out/disk-root/hello.txt"
+    rm -f "$root/l2v/disk.ext4"
+    mke2fs -q -t ext4 -d "$out/disk-root" "$root/l2v/disk.ext4" 16M
+    local tool
+    for tool in /usr/sbin/e2fsck /usr/sbin/debugfs /usr/sbin/ip; do copy_with_libs "$tool"; done
+}
+
 build_l1() {
     rm -rf "$root" && mkdir -p "$root"/{bin,sbin,usr/bin,proc,sys,dev,tmp,lib/modules,lib64}
     install -m 0755 "$(command -v busybox)" "$root/bin/busybox"
@@ -146,7 +169,7 @@ build_l1() {
     done
     install -m 0755 "$here/l1-init" "$root/init"
     local m
-    for m in virt/lib/irqbypass drivers/crypto/ccp/ccp arch/x86/kvm/kvm arch/x86/kvm/kvm-amd; do
+    for m in virt/lib/irqbypass drivers/crypto/ccp/ccp arch/x86/kvm/kvm arch/x86/kvm/kvm-amd drivers/net/tun; do
         install -m 0644 "$moddir/$m.ko" "$root/lib/modules/$(basename "$m").ko"
     done
     # A self-contained .NET app still needs the host's C runtime (TESTING.md section 4).
@@ -158,7 +181,8 @@ build_l1() {
     ln -sf ../lib/x86_64-linux-gnu/ld-linux-x86-64.so.2 "$root/lib64/ld-linux-x86-64.so.2"
     build_guests
     wants selftest && publish_selftest
-    if wants hv-multiboot || wants hv-linux; then publish_hv; fi
+    if wants hv-multiboot || wants hv-linux || wants_guest_images; then publish_hv; fi
+    if wants_guest_images; then copy_guest_images; fi
     if wants selftest || wants qemu-linux || wants hv-linux || wants compare; then build_l2; fi
     if wants compare && ! wants selftest; then publish_selftest; fi
     if wants qemu-linux || wants compare; then copy_qemu; fi
@@ -198,6 +222,9 @@ report() {
     if [[ $hv_mode == require ]]; then
         wants hv-multiboot && expect+=(hv-multiboot hv-triple-fault)
         wants hv-linux && expect+=(hv-linux)
+        wants hv-virtio && expect+=(hv-virtio-guest hv-virtio-fsck hv-virtio-newfile hv-virtio-port)
+        wants hv-net && expect+=(hv-net-vmlink hv-net-tap)
+        wants hv-dd && expect+=(hv-dd)
     fi
     for name in "${expect[@]}"; do
         if grep -q "^NESTED-RESULT $name PASS" "$out/l1-serial.txt"; then

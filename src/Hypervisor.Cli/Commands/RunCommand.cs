@@ -181,7 +181,8 @@ public sealed class RunCommand
             Boot = boot,
             Disks = disks,
             Networks = networks,
-            ConsolePorts = consolePorts,
+            // The default (an empty array) unless ports were given, so configs without them compare equal.
+            ConsolePorts = consolePorts.Count == 0 ? [] : consolePorts,
             Serial = serial,
             NoReboot = result.GetValue(_noReboot),
         };

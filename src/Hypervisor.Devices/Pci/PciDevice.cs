@@ -233,18 +233,29 @@ public abstract class PciDevice
                 platformBus.Unregister(old);
                 bar.MappedAddress = null;
             }
-            if (wanted is not { } address) continue;
-            try
+            if (wanted is { } address)
             {
-                platformBus.Register(address, bar.Size, bar.Handler, $"{Address} {Name} BAR{bar.Index}");
-                bar.MappedAddress = address;
+                try
+                {
+                    platformBus.Register(address, bar.Size, bar.Handler, $"{Address} {Name} BAR{bar.Index}");
+                    bar.MappedAddress = address;
+                }
+                catch (InvalidOperationException)
+                {
+                    // The guest placed the BAR over another range. Real hardware would decode both and the bus would
+                    // see a conflict; hv leaves this BAR undecoded until the guest moves it somewhere free.
+                }
             }
-            catch (InvalidOperationException)
-            {
-                // The guest placed the BAR over another range. Real hardware would decode both and the bus would
-                // see a conflict; hv leaves this BAR undecoded until the guest moves it somewhere free.
-            }
+            OnBarMoved(bar);
         }
+    }
+
+    /// <summary>
+    /// Called under <see cref="SyncRoot"/> after <paramref name="bar"/> was mapped, moved or unmapped, for state
+    /// that follows the BAR's address (a hypervisor's in-kernel notification ranges).
+    /// </summary>
+    protected virtual void OnBarMoved(PciBar bar)
+    {
     }
 
     private static bool Touches(int offset, int size, int start, int length) =>

@@ -79,6 +79,17 @@ public sealed partial class VirtioPciTransport : PciDevice, IVirtioTransport
             : null;
     }
 
+    /// <summary>
+    /// Raised (under the device lock) when the notification addresses moved: BAR4 was mapped, moved or unmapped.
+    /// The machine re-registers its ioeventfds at <see cref="QueueNotifyAddress"/> then.
+    /// </summary>
+    public event Action<VirtioPciTransport>? NotifyAddressesChanged;
+
+    protected override void OnBarMoved(PciBar bar)
+    {
+        if (bar.Index == VirtioPciLayout.StructureBar) NotifyAddressesChanged?.Invoke(this);
+    }
+
     /// <summary>A queue notification that did not come through the BAR (an ioeventfd fired).</summary>
     public void NotifyQueue(int queue) => Device.Notify(queue);
 

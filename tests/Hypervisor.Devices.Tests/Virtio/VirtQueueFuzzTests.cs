@@ -1,6 +1,8 @@
 using Hypervisor.Devices.Virtio;
 using Hypervisor.Devices.Virtio.Block;
+using Hypervisor.Devices.Virtio.Net;
 using Hypervisor.Devices.Virtio.Rng;
+using Hypervisor.Network;
 using Hypervisor.Platform.Memory;
 using Hypervisor.Storage;
 using D = Hypervisor.Devices.Virtio.VirtqDescriptor;
@@ -76,6 +78,50 @@ public class VirtQueueFuzzTests
         {
             File.Delete(path);
         }
+    }
+
+    [Fact]
+    public void NetDeviceSurvivesRandomRingsOnBothQueues()
+    {
+        var backend = new FakeNetBackend();
+        using var h = new VirtioPciHarness(memory => new VirtioNet(memory, backend, new MacAddress(0x52_54_00_12_34_56)));
+        var random = new Random(13);
+        ulong[] featureChoices =
+        [
+            VirtioPciHarness.FullFeatures | VirtioNetConstants.FeatureMergeableRxBuffers,
+            VirtioPciHarness.FullFeatures, VirtioFeatures.Version1 | VirtioNetConstants.FeatureMergeableRxBuffers,
+        ];
+        var frame = new byte[9000];
+        int needsReset = 0, delivered = 0, sent = 0;
+        for (int round = 0; round < 1500; round++)
+        {
+            ushort size = (ushort)(1 << random.Next(0, 7));
+            var rings = h.Start(featureChoices[random.Next(featureChoices.Length)], size);
+            int published = Scramble(random, h.Memory, rings[VirtioNetConstants.TransmitQueue]);
+            Scramble(random, h.Memory, rings[VirtioNetConstants.ReceiveQueue]);
+            int before = backend.Sent.Count;
+            h.Notify(VirtioNetConstants.TransmitQueue);
+            sent += backend.Sent.Count - before;
+            for (int i = random.Next(1, 6); i > 0; i--)
+            {
+                random.NextBytes(frame);
+                int length = random.Next(4) == 0 ? random.Next(0, frame.Length) : random.Next(14, 1515);
+                if (backend.Deliver(frame[..length]) == NetDelivery.Delivered) delivered++;
+            }
+            if (random.Next(4) == 0) h.Notify(random.Next(2, 40)); // queues that do not exist
+            bool broken = (h.Status & VirtioDeviceStatus.DeviceNeedsReset) != 0;
+            Assert.True(broken || rings[VirtioNetConstants.TransmitQueue].UsedIndex == (ushort)published,
+                $"round {round}: tx used {rings[VirtioNetConstants.TransmitQueue].UsedIndex} of {published}");
+            if (broken) needsReset++;
+            Assert.True(h.CanaryIntact);
+        }
+        Assert.True(needsReset > 50 && delivered > 50 && sent > 50, $"{needsReset} resets, {delivered} delivered, {sent} sent");
+
+        var clean = h.Start(featureChoices[0]);
+        clean[VirtioNetConstants.ReceiveQueue].AddChain(0, (Scratch, 2048, true));
+        Assert.Equal(NetDelivery.Delivered, backend.Deliver(new byte[60]));
+        Assert.Equal(1, clean[VirtioNetConstants.ReceiveQueue].UsedIndex);
+        Assert.Equal(VirtioDeviceStatus.None, h.Status & VirtioDeviceStatus.DeviceNeedsReset);
     }
 
     private static void Fuzz(VirtioPciHarness h, Random random, int rounds, bool waitForWorker)
