@@ -87,21 +87,29 @@ public sealed unsafe class KvmIoEventDispatcher : IDisposable
                 continue;
             }
             if ((fds[0].revents & LibC.POLLIN) != 0) _wake.Drain();
+            if (ready > 0 && HasInvalid(fds)) Thread.Sleep(1); // fds closed under us (VM teardown): do not spin
             for (int i = 0; i < watched.Length; i++)
             {
                 if ((fds[i + 1].revents & LibC.POLLIN) == 0) continue;
-                if (watched[i].Fd.Event.Drain() == 0 || watched[i].Removed) continue;
                 try
                 {
+                    if (watched[i].Fd.Event.Drain() == 0 || watched[i].Removed) continue;
                     watched[i].OnWrite();
                 }
                 catch (Exception e)
                 {
-                    // A device bug must not end notification delivery for every other queue.
+                    // A device bug, or the VM closing its eventfds at shutdown, must not take the process down.
                     LastError = e.Message;
                 }
             }
         }
+    }
+
+    private static bool HasInvalid(pollfd[] fds)
+    {
+        foreach (var fd in fds)
+            if ((fd.revents & LibC.POLLNVAL) != 0) return true;
+        return false;
     }
 
     public void Dispose()

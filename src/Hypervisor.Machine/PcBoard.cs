@@ -28,6 +28,7 @@ public sealed class PcBoard : IDisposable
 {
     private readonly List<IDisposable> _owned = [];
     private readonly List<VirtioPciTransport> _virtio = [];
+    private readonly MsiIrqFdRouter _msi;
     private VirtioKernelNotifications? _kernelNotifications;
 
     public PcBoard(MachineConfig config, GuestMemory memory, PortIoBus ports, MmioBus mmio,
@@ -58,7 +59,9 @@ public sealed class PcBoard : IDisposable
         FwCfg.RegisterPorts(ports);
         new AcpiPm(AcpiPm.HvBasePort, interrupts, control, clock).RegisterPorts(ports);
 
-        Pci = new PciRoot(ports, mmio, interrupts, control);
+        // PCI devices get a router whose MSI path can switch to irqfds under KVM (UseKernelNotifications).
+        _msi = Own(new MsiIrqFdRouter(interrupts));
+        Pci = new PciRoot(ports, mmio, _msi, control);
         AddDisks(config, memory);
         AddNetworks(config, memory);
         AddConsolePorts(config, memory);
@@ -152,12 +155,14 @@ public sealed class PcBoard : IDisposable
 
     /// <summary>
     /// Under KVM: virtio queue notifications through ioeventfds, so a guest kick does not stop its vCPU
-    /// (<see cref="VirtioKernelNotifications"/>). Call once, after the board is built.
+    /// (<see cref="VirtioKernelNotifications"/>), and PCI MSI/MSI-X messages through irqfds
+    /// (<see cref="MsiIrqFdRouter"/>). Call once, after the board is built.
     /// </summary>
     public void UseKernelNotifications(IKvmEventFds kvm, TextWriter? diagnostics = null)
     {
         if (_kernelNotifications is not null) throw new InvalidOperationException("kernel notifications are already on");
         _kernelNotifications = new VirtioKernelNotifications(kvm, _virtio, diagnostics);
+        _msi.UseIrqFds(kvm);
     }
 
     private T Own<T>(T disposable) where T : IDisposable
