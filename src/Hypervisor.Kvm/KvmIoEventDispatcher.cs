@@ -7,14 +7,13 @@ namespace Hypervisor.Kvm;
 /// Serves ioeventfds (api.rst 4.59): KVM completes the guest's write to a registered address in the kernel and only
 /// signals an eventfd, so the vCPU goes straight back to the guest; one thread here polls every such eventfd and
 /// runs the callback of each that fired. Registrations can change at any time (a guest moving a BAR): the thread
-/// picks up the new set when woken and closes retired eventfds only once it no longer polls them.
+/// picks up the new set when woken.
 /// </summary>
 public sealed unsafe class KvmIoEventDispatcher : IDisposable
 {
     private readonly IKvmEventFds _vm;
     private readonly object _lock = new();
     private readonly List<Registration> _active = [];
-    private readonly List<KvmIoEventFd> _retired = [];
     private readonly EventFd _wake = new();
     private readonly Thread _thread;
     private volatile bool _stopping;
@@ -48,14 +47,19 @@ public sealed unsafe class KvmIoEventDispatcher : IDisposable
         return registration;
     }
 
+    /// <summary>
+    /// Deassigns at once, so the same address can be registered again right away (a BAR toggled off and on):
+    /// KVM refuses a duplicate with EEXIST. The thread may still poll the closed descriptor until it wakes; it
+    /// tolerates that (POLLNVAL, a disposed <see cref="EventFd"/>).
+    /// </summary>
     private void Remove(Registration registration)
     {
         lock (_lock)
         {
             if (!_active.Remove(registration)) return;
-            _retired.Add(registration.Fd);
             _changed = true;
         }
+        registration.Fd.Dispose();
         if (!_stopping) _wake.Signal();
     }
 
@@ -69,8 +73,6 @@ public sealed unsafe class KvmIoEventDispatcher : IDisposable
             {
                 if (_changed)
                 {
-                    foreach (var fd in _retired) fd.Dispose();
-                    _retired.Clear();
                     watched = [.. _active];
                     fds = new pollfd[watched.Length + 1];
                     _changed = false;
@@ -120,9 +122,7 @@ public sealed unsafe class KvmIoEventDispatcher : IDisposable
         lock (_lock)
         {
             foreach (var r in _active) r.Fd.Dispose();
-            foreach (var fd in _retired) fd.Dispose();
             _active.Clear();
-            _retired.Clear();
         }
         _wake.Dispose();
     }

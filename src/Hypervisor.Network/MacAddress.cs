@@ -1,5 +1,4 @@
 using System.Globalization;
-using System.Security.Cryptography;
 
 namespace Hypervisor.Network;
 
@@ -46,8 +45,9 @@ public readonly record struct MacAddress(ulong Value)
     /// <summary>A random unicast address under 52:54:00, so VMs on one link differ without configuration.</summary>
     public static MacAddress Generate()
     {
+        // Not a secret, just distinct per VM; Random.Shared avoids OpenSSL, which a host may lack.
         Span<byte> random = stackalloc byte[3];
-        RandomNumberGenerator.Fill(random);
+        Random.Shared.NextBytes(random);
         return new MacAddress(QemuPrefix | (ulong)random[0] << 16 | (ulong)random[1] << 8 | random[2]);
     }
 

@@ -182,7 +182,7 @@ public sealed class RunCommand
             Disks = disks,
             Networks = networks,
             // The default (an empty array) unless ports were given, so configs without them compare equal.
-            ConsolePorts = consolePorts.Count == 0 ? [] : consolePorts,
+            ConsolePorts = consolePorts.Count == 0 ? Array.Empty<ConsolePortConfig>() : consolePorts,
             Serial = serial,
             NoReboot = result.GetValue(_noReboot),
         };

@@ -1,11 +1,10 @@
-using System.Security.Cryptography;
 using Hypervisor.Platform.Memory;
 
 namespace Hypervisor.Devices.Virtio.Rng;
 
 /// <summary>
 /// virtio-rng, the entropy device (VIRTIO 1.2, 5.4): every device-writable buffer on its one queue is filled
-/// from the host's CSPRNG (getrandom on Linux, through <see cref="RandomNumberGenerator"/>), straight into guest
+/// from the host's CSPRNG (getrandom(2), <see cref="HostRandom"/>), straight into guest
 /// memory. Requests are tiny and cheap, so they are served on the notifying thread.
 /// </summary>
 public sealed class VirtioRng : VirtioDevice
@@ -18,11 +17,7 @@ public sealed class VirtioRng : VirtioDevice
     /// </summary>
     public const int MaxBytesPerRequest = 64 * 1024;
 
-    private static readonly WritableSpanFiller<int> Fill = static (span, _, _) =>
-    {
-        RandomNumberGenerator.Fill(span);
-        return true;
-    };
+    private static readonly WritableSpanFiller<int> Fill = static (span, _, _) => HostRandom.Fill(span);
 
     public VirtioRng(GuestMemory memory, ushort queueSize = DefaultQueueSize)
         : base(VirtioDeviceType.Entropy, memory, 1, queueSize)
