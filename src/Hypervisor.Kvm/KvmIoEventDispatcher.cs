@@ -79,7 +79,9 @@ public sealed unsafe class KvmIoEventDispatcher : IDisposable
                 }
             }
             fds[0] = new pollfd { fd = _wake.Fd, events = LibC.POLLIN };
-            for (int i = 0; i < watched.Length; i++) fds[i + 1] = new pollfd { fd = watched[i].Fd.Event.Fd, events = LibC.POLLIN };
+            // The descriptor number captured at registration: the VM may close the eventfd itself at teardown
+            // (KvmVm disposes its ioeventfds), and then poll reports POLLNVAL instead of this thread throwing.
+            for (int i = 0; i < watched.Length; i++) fds[i + 1] = new pollfd { fd = watched[i].RawFd, events = LibC.POLLIN };
             int ready;
             fixed (pollfd* p = fds) ready = LibC.poll(p, (ulong_t)(ulong)fds.Length, -1);
             if (ready < 0)
@@ -130,6 +132,7 @@ public sealed unsafe class KvmIoEventDispatcher : IDisposable
     private sealed class Registration(KvmIoEventDispatcher owner, KvmIoEventFd fd, Action onWrite) : IDisposable
     {
         public KvmIoEventFd Fd { get; } = fd;
+        public int RawFd { get; } = fd.Event.Fd;
         public Action OnWrite { get; } = onWrite;
         public volatile bool Removed;
 

@@ -11,6 +11,7 @@ namespace Hypervisor.Devices.Virtio.Console;
 /// With extra ports the device offers VIRTIO_CONSOLE_F_MULTIPORT: the driver announces DEVICE_READY on the
 /// control queues, the device adds every port (DEVICE_ADD), marks port 0 as the console (CONSOLE_PORT), names the
 /// others (PORT_NAME, Linux's /sys/class/virtio-ports/vportNpM/name) and reports the host side open (PORT_OPEN).
+/// Host input for an extra port is delivered only while the guest has it open (PORT_OPEN 1 from the driver).
 /// Host input that arrives while the guest has no buffer posted waits in a bounded per-port buffer (the backend has
 /// no flow control); beyond <see cref="MaxPendingInput"/> bytes it is dropped, as a UART's overrun would. Guest
 /// output is written to the backend outside the device lock, as the backend requires.
@@ -153,7 +154,9 @@ public sealed class VirtioConsole : VirtioDevice
     /// <summary>Fills posted receive buffers of <paramref name="port"/> with waiting input (5.3.6.1). Under the lock.</summary>
     private void DeliverPending(VirtioConsolePort port)
     {
-        if (port.Id != 0 && !Multiport) return;
+        // Linux discards data for a generic port nobody has open (virtio_console.c in_intr), so input for port
+        // 1 and up waits here for PORT_OPEN 1, as QEMU holds it until guest_connected.
+        if (port.Id != 0 && (!Multiport || !port.GuestOpen)) return;
         var queue = Queues[ReceiveQueueOf(port.Id)];
         bool completed = false;
         while (port.PendingLength > 0 && Pop(queue, out var chain) == VirtQueuePopResult.Chain)
