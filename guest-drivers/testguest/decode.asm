@@ -11,19 +11,8 @@ FLAT_DATA32 equ 0x10
 
 multiboot_header
 
-    section .text
-    bits 32
-    global _start
-_start:
-    mov esp, stack_top
-    lgdt [gdt_ptr]
-    jmp FLAT_CODE32:.reload
-.reload:
-    mov ax, FLAT_DATA32
-    mov ds, ax
-    mov es, ax
-    mov ss, ax
-    call idt32_init
+entry32
+    load_flat32 0
     println "decode: start"
     no_oracle_begin
 
@@ -97,19 +86,9 @@ _start:
 lib32_routines
 
     section .data
-    align 8
-gdt:
-    dq 0
-    dq 0x00cf9a000000ffff
-    dq 0x00cf92000000ffff
-gdt_end:
-gdt_ptr:
-    dw gdt_end - gdt - 1
-    dd gdt
+flat_gdt32
 lib32_data
 
     section .bss
 lib32_bss
-    alignb 16
-            resb 8192
-stack_top:
+boot_stack32 8192

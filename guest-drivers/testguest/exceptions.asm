@@ -30,21 +30,8 @@ MSR_SYSENTER_EIP equ 0x176
 
 multiboot_header
 
-    section .text
-    bits 32
-    global _start
-_start:
-    mov esp, stack_top
-    lgdt [gdt_ptr]
-    jmp FLAT_CODE32:.reload
-.reload:
-    mov ax, FLAT_DATA32
-    mov ds, ax
-    mov es, ax
-    mov ss, ax
-    mov fs, ax
-    mov gs, ax
-    call idt32_init
+entry32
+    load_flat32
     require_cpuid 1, CPUID_EDX, 5, "MSR (CPUID.01h:EDX bit 5)"
     require_cpuid 1, CPUID_EDX, 6, "PAE (CPUID.01h:EDX bit 6)"
     require_cpuid 1, CPUID_EDX, 11, "SYSENTER/SYSEXIT (CPUID.01h:EDX bit 11)"

@@ -21,22 +21,9 @@ EFER        equ 0xC0000080
 
 multiboot_header
 
-    section .text
-    bits 32
-    global _start
-_start:
-    mov esp, stack_top
+entry32
     check "multiboot magic in eax", MB_BOOT_MAGIC
-    lgdt [gdt_ptr]
-    jmp FLAT_CODE32:.reload
-.reload:
-    mov ax, FLAT_DATA32
-    mov ds, ax
-    mov es, ax
-    mov ss, ax
-    mov fs, ax
-    mov gs, ax
-    call idt32_init
+    load_flat32
     require_cpuid 1, CPUID_EDX, 6, "PAE (CPUID.01h:EDX bit 6)"
     require_cpuid 0x80000001, CPUID_EDX, 29, "long mode (CPUID.80000001h:EDX bit 29)"
     println "modes: 32-bit protected mode"
@@ -338,6 +325,4 @@ pdpt:   resb 4096
 pd:     resb 4096
 lib32_bss
 lib64_bss
-    alignb 16
-        resb 8192
-stack_top:
+boot_stack32 8192

@@ -22,19 +22,8 @@ FAULT_PAGE  equ 0x40000000      ; PDPT[1]: not present
 
 multiboot_header
 
-    section .text
-    bits 32
-    global _start
-_start:
-    mov esp, stack_top
-    lgdt [gdt_ptr]
-    jmp FLAT_CODE32:.reload
-.reload:
-    mov ax, FLAT_DATA32
-    mov ds, ax
-    mov es, ax
-    mov ss, ax
-    call idt32_init
+entry32
+    load_flat32 0
     require_cpuid 1, CPUID_EDX, 6, "PAE (CPUID.01h:EDX bit 6)"
     require_cpuid 0x80000001, CPUID_EDX, 11, "SYSCALL/SYSRET (CPUID.80000001h:EDX bit 11)"
     require_cpuid 0x80000001, CPUID_EDX, 29, "long mode (CPUID.80000001h:EDX bit 29)"

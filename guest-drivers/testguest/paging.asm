@@ -28,21 +28,8 @@ PS  equ 0x80
 
 multiboot_header
 
-    section .text
-    bits 32
-    global _start
-_start:
-    mov esp, stack_top
-    lgdt [gdt_ptr]
-    jmp FLAT_CODE32:.reload
-.reload:
-    mov ax, FLAT_DATA32
-    mov ds, ax
-    mov es, ax
-    mov ss, ax
-    mov fs, ax
-    mov gs, ax
-    call idt32_init
+entry32
+    load_flat32
     require_cpuid 1, CPUID_EDX, 3, "PSE (CPUID.01h:EDX bit 3)"
     require_cpuid 1, CPUID_EDX, 6, "PAE (CPUID.01h:EDX bit 6)"
     require_cpuid 0x80000001, CPUID_EDX, 20, "NX (CPUID.80000001h:EDX bit 20)"

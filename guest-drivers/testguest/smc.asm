@@ -14,21 +14,8 @@ ALIAS       equ 0x400000        ; with paging: linear 4 MiB maps code_page a sec
 
 multiboot_header
 
-    section .text
-    bits 32
-    global _start
-_start:
-    mov esp, stack_top
-    lgdt [gdt_ptr]
-    jmp FLAT_CODE32:.reload
-.reload:
-    mov ax, FLAT_DATA32
-    mov ds, ax
-    mov es, ax
-    mov ss, ax
-    mov fs, ax
-    mov gs, ax
-    call idt32_init
+entry32
+    load_flat32
     require_cpuid 1, CPUID_EDX, 3, "PSE (CPUID.01h:EDX bit 3)"
     println "smc: start"
 
@@ -138,15 +125,7 @@ template_end:
 lib32_routines
 
     section .data
-    align 8
-gdt:
-    dq 0
-    dq 0x00cf9a000000ffff
-    dq 0x00cf92000000ffff
-gdt_end:
-gdt_ptr:
-    dw gdt_end - gdt - 1
-    dd gdt
+flat_gdt32
 lib32_data
 
     section .bss
@@ -155,6 +134,4 @@ pd:         resb 4096
 pt:         resb 4096
 code_page:  resb 4096
 lib32_bss
-    alignb 16
-            resb 8192
-stack_top:
+boot_stack32 8192

@@ -36,21 +36,8 @@ VEC_SPURIOUS    equ 0xFF
 
 multiboot_header
 
-    section .text
-    bits 32
-    global _start
-_start:
-    mov esp, stack_top
-    lgdt [gdt_ptr]
-    jmp FLAT_CODE32:.reload
-.reload:
-    mov ax, FLAT_DATA32
-    mov ds, ax
-    mov es, ax
-    mov ss, ax
-    mov fs, ax
-    mov gs, ax
-    call idt32_init
+entry32
+    load_flat32
     %macro gate 2
         mov ebx, %1
         mov eax, %2
@@ -268,26 +255,18 @@ irq_pic:
     pop eax
     iretd
 
-irq_ioapic:
-    inc dword [ioapic_count]
+; lapic_irq name, counter: a handler that counts its interrupt and signals EOI to the local APIC.
+%macro lapic_irq 2
+%1:
+    inc dword [%2]
     mov dword [LAPIC + LAPIC_EOI], 0
     iretd
-irq_oneshot:
-    inc dword [oneshot_count]
-    mov dword [LAPIC + LAPIC_EOI], 0
-    iretd
-irq_periodic:
-    inc dword [periodic_count]
-    mov dword [LAPIC + LAPIC_EOI], 0
-    iretd
-irq_deadline:
-    inc dword [deadline_count]
-    mov dword [LAPIC + LAPIC_EOI], 0
-    iretd
-irq_self:
-    inc dword [self_count]
-    mov dword [LAPIC + LAPIC_EOI], 0
-    iretd
+%endmacro
+lapic_irq irq_ioapic, ioapic_count
+lapic_irq irq_oneshot, oneshot_count
+lapic_irq irq_periodic, periodic_count
+lapic_irq irq_deadline, deadline_count
+lapic_irq irq_self, self_count
 irq_spurious:
     mov dword [pic_vector_ok], 0    ; a spurious or stray vector spoils the PIC check
     iretd
@@ -295,15 +274,7 @@ irq_spurious:
 lib32_routines
 
     section .data
-    align 8
-gdt:
-    dq 0
-    dq 0x00cf9a000000ffff
-    dq 0x00cf92000000ffff
-gdt_end:
-gdt_ptr:
-    dw gdt_end - gdt - 1
-    dd gdt
+flat_gdt32
     align 4
 cpuid1_ecx:     dd 0
 cpuid1_edx:     dd 0
@@ -319,6 +290,4 @@ lib32_data
 
     section .bss
 lib32_bss
-    alignb 16
-            resb 8192
-stack_top:
+boot_stack32 8192
