@@ -360,17 +360,7 @@ long_mode_tests:
     mov ecx, 3 * 4096 / 4
     xor eax, eax
     rep stosd
-    mov dword [pml4], pdpt + 3
-    mov dword [pdpt], pd + 3
-    xor ecx, ecx
-.pde:
-    mov eax, ecx
-    shl eax, 21
-    or eax, 0x87                    ; present, writable, user, PS
-    mov [pd + ecx * 8], eax
-    inc ecx
-    cmp ecx, 512
-    jb .pde
+    identity_map_1g 3, 7                    ; present, writable, user, PS
     or dword [pml4], 4
     or dword [pdpt], 4
     ; 0-2 MiB through 4 KiB user pages, except the IDT, TSS and ring 0 stacks: delivering an interrupt from
@@ -577,9 +567,7 @@ make_system_descriptor64:
     bits 32
 
 lib32_routines
-    bits 64
 lib64_routines
-    bits 32
 
     section .data
     align 8

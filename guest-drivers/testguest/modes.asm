@@ -177,23 +177,11 @@ build_page_tables:
     mov ecx, 3 * 4096 / 4
     xor eax, eax
     rep stosd
-    mov dword [pml4], pdpt + 3
-    mov dword [pdpt], pd + 3
-    xor ecx, ecx
-.pde:
-    mov eax, ecx
-    shl eax, 21
-    or eax, 0x83                    ; present, writable, PS
-    mov [pd + ecx * 8], eax
-    inc ecx
-    cmp ecx, 512
-    jb .pde
+    identity_map_1g 3, 3                    ; present, writable, PS
     ret
 
 lib32_routines
-    bits 64
 lib64_routines
-    bits 32
 
 ; --- the real-mode blob: runs at RM_BASE, so it addresses its own data as offsets from rm_start ---
     bits 16

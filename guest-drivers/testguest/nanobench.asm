@@ -28,17 +28,7 @@ entry32
     require_cpuid 0x80000001, CPUID_EDX, 11, "SYSCALL/SYSRET (CPUID.80000001h:EDX bit 11)"
     require_cpuid 0x80000001, CPUID_EDX, 29, "long mode (CPUID.80000001h:EDX bit 29)"
     ; 0-1 GiB identity with 2 MiB pages (user-accessible), except one 4 KiB-mapped 2 MiB region for ptemod
-    mov dword [pml4], pdpt + 7
-    mov dword [pdpt], pd + 7
-    xor ecx, ecx
-.pde:
-    mov eax, ecx
-    shl eax, 21
-    or eax, 0x87
-    mov [pd + ecx * 8], eax
-    inc ecx
-    cmp ecx, 512
-    jb .pde
+    identity_map_1g 7, 7
     mov dword [pd + 8 * 8], pt + 7          ; 16-18 MiB through a page table
     xor ecx, ecx
 .pte:
@@ -252,9 +242,7 @@ pf_skip:
     bits 32
 
 lib32_routines
-    bits 64
 lib64_routines
-    bits 32
 
     section .data
     align 8

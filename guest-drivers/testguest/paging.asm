@@ -376,9 +376,7 @@ four_level:
     bits 32
 
 lib32_routines
-    bits 64
 lib64_routines
-    bits 32
 
     section .data
     align 8
