@@ -14,29 +14,9 @@
 set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/../bt/lib.sh"
 
-runs=5 which=both
-while [[ $# -gt 0 ]]; do
-    case $1 in
-        -n) runs=$2; shift 2 ;;
-        --vmm) which=$2; shift 2 ;;
-        -h|--help) sed -n '2,15p' "$0"; exit 0 ;;
-        *) bt_die "unknown argument '$1' (see --help)" ;;
-    esac
-done
-case $which in
-    both) vmms=(hv qemu) ;;
-    hv|qemu) vmms=("$which") ;;
-    *) bt_die "--vmm must be hv, qemu or both" ;;
-esac
-[[ $runs =~ ^[1-9][0-9]*$ ]] || bt_die "-n needs a positive number"
-
+bt_bench_setup 5 15 "$@"
 bt_require_images
-work=$(mktemp -d)
-trap 'rm -rf "$work"' EXIT
-logs=${HV_BENCH_LOG:-$work/logs}
-mkdir -p "$logs"
 bt_initramfs_with_tests "$work/initramfs.cpio.gz"
-[[ " ${vmms[*]} " == *" hv "* ]] && bt_hv=$(bt_hv_binary)
 
 measures=(boot md5sum gzip total)
 declare -A samples=()      # "vmm measure" -> space-separated seconds
@@ -90,12 +70,6 @@ one_run() {
         "$vmm" "$index" "$ready" "$md5" "$gmd5" "$gz" "$ggz" "$total"
 }
 
-median() {
-    [[ -z ${1// /} ]] && { echo "-"; return; }
-    tr ' ' '\n' <<<"$1" | sed '/^$/d' | sort -g | awk '{ v[NR] = $1 } END {
-        if (NR % 2) printf "%.3f", v[(NR + 1) / 2]; else printf "%.3f", (v[NR / 2] + v[NR / 2 + 1]) / 2 }'
-}
-
 echo "bt-vs-qemu: $runs runs of ${vmms[*]}, kernel $(cat "$bt_images/kernel-version" 2>/dev/null || echo '?')," \
     "$(nproc) host CPUs, load $(cut -d' ' -f1-3 /proc/loadavg)"
 for ((i = 1; i <= runs; i++)); do
@@ -113,7 +87,7 @@ for m in "${measures[@]}"; do
     printf '%-8s' "$m"
     declare -A med=()
     for vmm in "${vmms[@]}"; do
-        med[$vmm]=$(median "${samples["$vmm $m"]:-}")
+        med[$vmm]=$(bt_median 3 "${samples["$vmm $m"]:-}")
         printf '%12s s' "${med[$vmm]}"
     done
     if [[ ${#vmms[@]} -eq 2 ]]; then
@@ -128,6 +102,6 @@ for m in "${measures[@]}"; do
 done
 printf 'guest clock medians:'
 for m in md5sum gzip; do
-    for vmm in "${vmms[@]}"; do printf ' %s %s %s s;' "$m" "$vmm" "$(median "${guest_samples["$vmm $m"]:-}")"; done
+    for vmm in "${vmms[@]}"; do printf ' %s %s %s s;' "$m" "$vmm" "$(bt_median 3 "${guest_samples["$vmm $m"]:-}")"; done
 done
 printf '\n'

@@ -8,29 +8,9 @@
 set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/../bt/lib.sh"
 
-runs=3 which=both
-while [[ $# -gt 0 ]]; do
-    case $1 in
-        -n) runs=$2; shift 2 ;;
-        --vmm) which=$2; shift 2 ;;
-        -h|--help) sed -n '2,8p' "$0"; exit 0 ;;
-        *) bt_die "unknown argument '$1' (see --help)" ;;
-    esac
-done
-case $which in
-    both) vmms=(hv qemu) ;;
-    hv|qemu) vmms=("$which") ;;
-    *) bt_die "--vmm must be hv, qemu or both" ;;
-esac
-[[ $runs =~ ^[1-9][0-9]*$ ]] || bt_die "-n needs a positive number"
-
-work=$(mktemp -d)
-trap 'rm -rf "$work"' EXIT
-logs=${HV_BENCH_LOG:-$work/logs}
-mkdir -p "$logs"
+bt_bench_setup 3 8 "$@"
 bash "$bt_root/guest-drivers/testguest/build.sh" "$work" >/dev/null
 guest=$work/nanobench.elf
-[[ " ${vmms[*]} " == *" hv "* ]] && bt_hv=$(bt_hv_binary)
 
 names=(syscall in cr8wr callret pgfault divzero ptemod)
 declare -A samples=()   # "vmm name" -> space-separated ns/op
@@ -65,12 +45,6 @@ for ((i = 1; i <= runs; i++)); do
     done
 done
 
-median() {
-    [[ -z ${1// /} ]] && { echo "-"; return; }
-    tr ' ' '\n' <<<"$1" | sed '/^$/d' | sort -g | awk '{ v[NR] = $1 } END {
-        if (NR % 2) printf "%.1f", v[(NR + 1) / 2]; else printf "%.1f", (v[NR / 2] + v[NR / 2 + 1]) / 2 }'
-}
-
 echo
 printf '%-9s' benchmark
 for vmm in "${vmms[@]}"; do printf '%16s' "$vmm ns/op"; done
@@ -80,7 +54,7 @@ for name in "${names[@]}"; do
     printf '%-9s' "$name"
     declare -A med=()
     for vmm in "${vmms[@]}"; do
-        med[$vmm]=$(median "${samples["$vmm $name"]:-}")
+        med[$vmm]=$(bt_median 1 "${samples["$vmm $name"]:-}")
         printf '%16s' "${med[$vmm]}"
     done
     if [[ ${#vmms[@]} -eq 2 ]]; then

@@ -100,3 +100,42 @@ bt_seconds_between() {
     local us=$((10#$b - 10#$a))
     printf '%d.%03d' $((us / 1000000)) $((us % 1000000 / 1000))
 }
+
+# bt_bench_setup DEFAULT_RUNS HELP_LAST_LINE ARGS...: the common part of the tests/bench/ scripts. Parses
+# [-n RUNS] [--vmm hv|qemu|both] into runs and vmms (--help prints the caller's header comment, lines 2 to
+# HELP_LAST_LINE), makes the scratch directory work (removed on exit) and logs (HV_BENCH_LOG or work/logs), and
+# sets bt_hv when hv is among the VMMs.
+bt_bench_setup() {
+    runs=$1
+    local help_end=$2 which=both
+    shift 2
+    while [[ $# -gt 0 ]]; do
+        case $1 in
+            -n) runs=$2; shift 2 ;;
+            --vmm) which=$2; shift 2 ;;
+            -h|--help) sed -n "2,${help_end}p" "$0"; exit 0 ;;
+            *) bt_die "unknown argument '$1' (see --help)" ;;
+        esac
+    done
+    case $which in
+        both) vmms=(hv qemu) ;;
+        hv|qemu) vmms=("$which") ;;
+        *) bt_die "--vmm must be hv, qemu or both" ;;
+    esac
+    [[ $runs =~ ^[1-9][0-9]*$ ]] || bt_die "-n needs a positive number"
+    work=$(mktemp -d)
+    trap 'rm -rf "$work"' EXIT
+    logs=${HV_BENCH_LOG:-$work/logs}
+    mkdir -p "$logs"
+    if [[ " ${vmms[*]} " == *" hv "* ]]; then
+        bt_hv=$(bt_hv_binary)
+    fi
+}
+
+# bt_median DECIMALS "SAMPLES": the median of space-separated numbers with DECIMALS decimals, "-" for none.
+bt_median() {
+    local decimals=$1 samples=$2
+    [[ -z ${samples// /} ]] && { echo "-"; return; }
+    tr ' ' '\n' <<<"$samples" | sed '/^$/d' | sort -g | awk -v d="$decimals" '{ v[NR] = $1 } END {
+        f = "%." d "f"; if (NR % 2) printf f, v[(NR + 1) / 2]; else printf f, (v[NR / 2] + v[NR / 2 + 1]) / 2 }'
+}
