@@ -33,6 +33,15 @@ public class BtInterruptTests
         }
     }
 
+    /// <summary>Asks the test VM to stop (a store to its exit MMIO page), then spins until it does.</summary>
+    private static void ExitRun(Assembler a)
+    {
+        var spin = a.CreateLabel();
+        a.mov(__dword_ptr[(uint)BtTestVm.ExitMmio], 1);
+        a.Label(ref spin);
+        a.jmp(spin);
+    }
+
     private static void LoadTables(Assembler a)
     {
         // lgdt/lidt take a 6-byte pseudo-descriptor; build both on the stack.
@@ -55,7 +64,6 @@ public class BtInterruptTests
         vm.Load(Code, 32, a =>
         {
             var wait = a.CreateLabel();
-            var spin = a.CreateLabel();
             LoadTables(a);
             a.mov(__dword_ptr[ApicBase + 0xF0], 0x1FF); // SVR: software-enable
             a.mov(__dword_ptr[ApicBase + 0x3E0], 0xB); // divide by 1
@@ -66,9 +74,7 @@ public class BtInterruptTests
             a.hlt();
             a.cmp(__dword_ptr[Counter], 5);
             a.jb(wait);
-            a.mov(__dword_ptr[(uint)BtTestVm.ExitMmio], 1);
-            a.Label(ref spin);
-            a.jmp(spin);
+            ExitRun(a);
         });
         vm.Load(handler, 32, a =>
         {
@@ -90,7 +96,6 @@ public class BtInterruptTests
         SetUpTables(vm, new Dictionary<int, ulong> { [0x50] = handler });
         vm.Load(Code, 32, a =>
         {
-            var spin = a.CreateLabel();
             LoadTables(a);
             a.mov(__dword_ptr[ApicBase + 0xF0], 0x1FF);
             a.sti();
@@ -100,9 +105,7 @@ public class BtInterruptTests
             a.mov(ss, ax); // ends the block; the interrupt waits for the next instruction
             a.mov(__dword_ptr[Marker], 0x5AD0);
             a.nop();
-            a.mov(__dword_ptr[(uint)BtTestVm.ExitMmio], 1);
-            a.Label(ref spin);
-            a.jmp(spin);
+            ExitRun(a);
         });
         ulong afterShadow = FindAfterMarkerStore(vm);
         vm.Load(handler, 32, a =>
@@ -129,7 +132,6 @@ public class BtInterruptTests
         vm.Load(Code, 32, a =>
         {
             var loop = a.CreateLabel();
-            var spin = a.CreateLabel();
             LoadTables(a);
             a.cli();
             a.mov(__dword_ptr[ApicBase + 0xF0], 0x1FF);
@@ -143,9 +145,7 @@ public class BtInterruptTests
             a.or(__dword_ptr[esp], 0x200);
             a.popfd(); // IF = 1 (no shadow): taken right after
             a.mov(__dword_ptr[Marker], 0xBAD);
-            a.mov(__dword_ptr[(uint)BtTestVm.ExitMmio], 1);
-            a.Label(ref spin);
-            a.jmp(spin);
+            ExitRun(a);
         });
         vm.Load(handler, 32, a =>
         {
@@ -172,12 +172,9 @@ public class BtInterruptTests
         });
         vm.Load(handler, 32, a =>
         {
-            var spin = a.CreateLabel();
             a.mov(eax, __dword_ptr[esp]);
             a.mov(__dword_ptr[ReturnEip], eax);
-            a.mov(__dword_ptr[(uint)BtTestVm.ExitMmio], 1);
-            a.Label(ref spin);
-            a.jmp(spin);
+            ExitRun(a);
         });
         vm.Vcpus[0].SetState(BtTestVm.Flat32(Code));
         Assert.Equal(VcpuExitReason.Kicked, vm.RunUntilExit(0).Reason);

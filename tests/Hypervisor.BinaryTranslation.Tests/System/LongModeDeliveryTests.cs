@@ -20,6 +20,21 @@ public class LongModeDeliveryTests
         return m;
     }
 
+    /// <summary>
+    /// A handler for <paramref name="vector"/> at <paramref name="address"/> that reads the error code into RCX and
+    /// the saved RIP into RDX, then halts.
+    /// </summary>
+    private static void InstallErrorCodeReader(SystemMachine m, ulong address, int vector, int ist = 0)
+    {
+        m.Load(address, 64, a =>
+        {
+            a.mov(rcx, __qword_ptr[rsp]);
+            a.mov(rdx, __qword_ptr[rsp + 8]);
+            a.hlt();
+        });
+        m.SetGate64(vector, address, ist: ist);
+    }
+
     [Fact]
     public void IntFromRing3SwitchesToRsp0AndIretqReturns()
     {
@@ -62,13 +77,7 @@ public class LongModeDeliveryTests
     public void GeneralProtectionPushesErrorCodeAndFaultingRip()
     {
         using var m = Build();
-        m.Load(GpHandler, 64, a =>
-        {
-            a.mov(rcx, __qword_ptr[rsp]);
-            a.mov(rdx, __qword_ptr[rsp + 8]);
-            a.hlt();
-        });
-        m.SetGate64(13, GpHandler);
+        InstallErrorCodeReader(m, GpHandler, 13);
         m.Load(User, 64, a =>
         {
             a.nop();
@@ -85,13 +94,7 @@ public class LongModeDeliveryTests
     public void IntThroughRing0GateFromRing3IsGpWithIdtErrorCode()
     {
         using var m = Build();
-        m.Load(GpHandler, 64, a =>
-        {
-            a.mov(rcx, __qword_ptr[rsp]);
-            a.mov(rdx, __qword_ptr[rsp + 8]);
-            a.hlt();
-        });
-        m.SetGate64(13, GpHandler);
+        InstallErrorCodeReader(m, GpHandler, 13);
         m.SetGate64(0x82, Halt, dpl: 0);
         m.Load(User, 64, a => a.@int(0x82));
         m.EnterUser64(User);
@@ -104,13 +107,7 @@ public class LongModeDeliveryTests
     public void NotPresentGpGateDuringGpDeliveryIsDoubleFault()
     {
         using var m = Build();
-        m.Load(DfHandler, 64, a =>
-        {
-            a.mov(rcx, __qword_ptr[rsp]);
-            a.mov(rdx, __qword_ptr[rsp + 8]);
-            a.hlt();
-        });
-        m.SetGate64(8, DfHandler, ist: 1);
+        InstallErrorCodeReader(m, DfHandler, 8, ist: 1);
         m.SetGate64(13, GpHandler);
         m.WriteU64(SystemMachine.Idt + 13 * 16, m.ReadU64(SystemMachine.Idt + 13 * 16) & ~(1UL << 47));
         m.Load(User, 64, a => a.hlt());

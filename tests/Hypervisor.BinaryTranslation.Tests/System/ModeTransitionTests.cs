@@ -1,4 +1,6 @@
 using Hypervisor.BinaryTranslation.State;
+using Hypervisor.Platform.Cpu;
+using Iced.Intel;
 using static Iced.Intel.AssemblerRegisters;
 
 namespace Hypervisor.BinaryTranslation.Tests.SystemLevel;
@@ -20,16 +22,54 @@ public class ModeTransitionTests
         m.Memory.Write(Pd, 0x83UL);
     }
 
+    private const int Cr0Pe = 1, Cr4Pae = 0x20, EferLme = 0x100;
+    private const uint Cr0Pg = 0x8000_0000;
+
+    private static void SetCr0(Assembler a, uint bits)
+    {
+        a.mov(eax, cr0);
+        a.or(eax, unchecked((int)bits));
+        a.mov(cr0, eax);
+    }
+
+    private static void SetCr4(Assembler a, int bits)
+    {
+        a.mov(eax, cr4);
+        a.or(eax, bits);
+        a.mov(cr4, eax);
+    }
+
+    private static void SetEfer(Assembler a, int bits)
+    {
+        a.mov(ecx, Efer);
+        a.rdmsr();
+        a.or(eax, bits);
+        a.wrmsr();
+    }
+
+    /// <summary>
+    /// 32-bit protected mode (CR0.PE | ET) with CR4.PAE (and OSFXSR, OSXMMEXCPT), CR3 = <paramref name="cr3"/> and
+    /// IA32_EFER = <paramref name="efer"/>, paging still off; <paramref name="adjust"/> changes the rest.
+    /// </summary>
+    private static void LoadPaePagingOff(TestMachine m, ulong cr3, ulong efer = 0, Action<CpuState>? adjust = null)
+    {
+        var s = m.Cpu.Save();
+        s.Cr0 = 0x11;
+        s.Cr4 = 0x620;
+        s.Cr3 = cr3;
+        if (efer != 0)
+        {
+            s.Efer = efer;
+        }
+        adjust?.Invoke(s);
+        m.Cpu.Load(s);
+    }
+
     [Fact]
     public void SettingPeEntersProtectedMode()
     {
         using var m = new TestMachine(bits: 16);
-        m.Load(a =>
-        {
-            a.mov(eax, cr0);
-            a.or(eax, 1);
-            a.mov(cr0, eax);
-        }, bits: 16);
+        m.Load(a => SetCr0(a, Cr0Pe), bits: 16);
         Expect.Halts(m);
         Assert.Equal(CpuMode.Protected, m.Cpu.Mode);
         Assert.Equal(16, m.Cpu.CodeBits);
@@ -43,21 +83,12 @@ public class ModeTransitionTests
         Install4LevelTables(m);
         m.Load(a =>
         {
-            a.mov(eax, cr0);
-            a.or(eax, 1);
-            a.mov(cr0, eax);
-            a.mov(eax, cr4);
-            a.or(eax, 0x20);
-            a.mov(cr4, eax);
+            SetCr0(a, Cr0Pe);
+            SetCr4(a, Cr4Pae);
             a.mov(eax, (uint)Pml4);
             a.mov(cr3, eax);
-            a.mov(ecx, Efer);
-            a.rdmsr();
-            a.or(eax, 0x100);
-            a.wrmsr();
-            a.mov(eax, cr0);
-            a.or(eax, unchecked((int)0x8000_0000));
-            a.mov(cr0, eax);
+            SetEfer(a, EferLme);
+            SetCr0(a, Cr0Pg);
             a.hlt();
             a.mov(eax, cr0);
             a.and(eax, 0x7FFF_FFFF);
@@ -82,18 +113,11 @@ public class ModeTransitionTests
         Install4LevelTables(m);
         m.Load(a =>
         {
-            a.mov(eax, cr0);
-            a.or(eax, 1);
-            a.mov(cr0, eax);
+            SetCr0(a, Cr0Pe);
             a.mov(eax, (uint)Pml4);
             a.mov(cr3, eax);
-            a.mov(ecx, Efer);
-            a.rdmsr();
-            a.or(eax, 0x100);
-            a.wrmsr();
-            a.mov(eax, cr0);
-            a.or(eax, unchecked((int)0x8000_0000));
-            a.mov(cr0, eax);
+            SetEfer(a, EferLme);
+            SetCr0(a, Cr0Pg);
         }, bits: 16);
         Expect.Gp(m);
         Assert.Equal(0UL, m.Cpu.Architectural.Cr0 & 0x8000_0000);
@@ -105,19 +129,8 @@ public class ModeTransitionTests
     {
         using var m = new TestMachine(bits: 32);
         Install4LevelTables(m);
-        var s = m.Cpu.Save();
-        s.Cr0 = 0x11;
-        s.Cr4 = 0x620;
-        s.Cr3 = Pml4;
-        s.Efer = 0x100;
-        s.Cs.Long = true;
-        m.Cpu.Load(s);
-        m.Load(a =>
-        {
-            a.mov(eax, cr0);
-            a.or(eax, unchecked((int)0x8000_0000));
-            a.mov(cr0, eax);
-        }, bits: 32);
+        LoadPaePagingOff(m, Pml4, efer: EferLme, s => s.Cs.Long = true);
+        m.Load(a => SetCr0(a, Cr0Pg), bits: 32);
         Expect.Gp(m);
     }
 
@@ -126,19 +139,11 @@ public class ModeTransitionTests
     {
         using var m = new TestMachine(bits: 32);
         Install4LevelTables(m);
-        var s = m.Cpu.Save();
-        s.Cr0 = 0x11;
-        s.Cr4 = 0x620;
-        s.Cr3 = Pml4;
-        s.Efer = 0x100;
-        s.Tr.Type = 3; // busy 16-bit TSS
-        m.Cpu.Load(s);
-        m.Load(a =>
+        LoadPaePagingOff(m, Pml4, efer: EferLme, s =>
         {
-            a.mov(eax, cr0);
-            a.or(eax, unchecked((int)0x8000_0000));
-            a.mov(cr0, eax);
-        }, bits: 32);
+            s.Tr.Type = 3; // busy 16-bit TSS
+        });
+        m.Load(a => SetCr0(a, Cr0Pg), bits: 32);
         Expect.Gp(m);
         Assert.Equal(0UL, m.Cpu.Architectural.Efer & 0x400);
     }
@@ -167,19 +172,13 @@ public class ModeTransitionTests
     {
         const ulong goodPdpt = 0x20000, badPdpt = 0x20020, paeDirectory = 0x21000;
         using var m = new TestMachine(bits: 32);
-        var s = m.Cpu.Save();
-        s.Cr0 = 0x11;
-        s.Cr4 = 0x620;
-        s.Cr3 = goodPdpt;
-        m.Cpu.Load(s);
+        LoadPaePagingOff(m, goodPdpt);
         m.Memory.Write(goodPdpt, paeDirectory | 1);
         m.Memory.Write(badPdpt, paeDirectory | 1 | 1UL << 5); // bit 5 is reserved in a PAE PDPTE
         m.Memory.Write(paeDirectory, 0x83UL);
         m.Load(a =>
         {
-            a.mov(eax, cr0);
-            a.or(eax, unchecked((int)0x8000_0000));
-            a.mov(cr0, eax);
+            SetCr0(a, Cr0Pg);
             a.mov(eax, (uint)badPdpt);
             a.mov(cr3, eax);
         }, bits: 32);
@@ -194,18 +193,9 @@ public class ModeTransitionTests
     {
         const ulong pdpt = 0x20000;
         using var m = new TestMachine(bits: 32);
-        var s = m.Cpu.Save();
-        s.Cr0 = 0x11;
-        s.Cr4 = 0x620;
-        s.Cr3 = pdpt;
-        m.Cpu.Load(s);
+        LoadPaePagingOff(m, pdpt);
         m.Memory.Write(pdpt + 8, 0x21000UL | 1 | 1UL << 2);
-        m.Load(a =>
-        {
-            a.mov(eax, cr0);
-            a.or(eax, unchecked((int)0x8000_0000));
-            a.mov(cr0, eax);
-        }, bits: 32);
+        m.Load(a => SetCr0(a, Cr0Pg), bits: 32);
         Expect.Gp(m);
         Assert.Equal(0UL, m.Cpu.Architectural.Cr0 & 0x8000_0000);
     }
