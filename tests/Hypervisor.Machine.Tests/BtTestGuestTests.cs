@@ -1,7 +1,7 @@
 using System.Buffers.Binary;
-using System.Diagnostics;
 using System.Text;
 using Hypervisor.Devices.Console;
+using Hypervisor.Tests.Shared;
 
 namespace Hypervisor.Machine.Tests;
 
@@ -11,12 +11,11 @@ namespace Hypervisor.Machine.Tests;
 /// </summary>
 public sealed class BtTestGuestTests
 {
-    private static readonly Lazy<string> Built = new(BuildTestGuests);
 
     [Fact]
     public void HelloExitsWith67ThroughIsaDebugExit()
     {
-        var (status, serial, diagnostics) = Run(Path.Combine(Built.Value, "hello.elf"));
+        var (status, serial, diagnostics) = Run(TestGuestBuild.PathOf("hello"));
         Assert.Contains("hv-testguest: hello from multiboot", serial);
         Assert.Contains("hv-testguest: checksum 6619d800", serial);
         Assert.True(status == 67, $"status {status}; diagnostics: {diagnostics}");
@@ -25,7 +24,7 @@ public sealed class BtTestGuestTests
     [Fact]
     public void TripleFaultEndsTheVmWithStatus1AndSaysSo()
     {
-        var (status, serial, diagnostics) = Run(Path.Combine(Built.Value, "triplefault.elf"), noReboot: true);
+        var (status, serial, diagnostics) = Run(TestGuestBuild.PathOf("triplefault"), noReboot: true);
         Assert.Contains("hv-testguest: triple fault next", serial);
         Assert.Equal(1, status);
         Assert.Contains("triple fault", diagnostics);
@@ -89,22 +88,5 @@ public sealed class BtTestGuestTests
         if (!thread.Join(TimeSpan.FromSeconds(60)))
             throw new TimeoutException($"{Path.GetFileName(kernel)} did not finish within 60 s; serial: {Encoding.ASCII.GetString(serial.Output)}");
         return (status, Encoding.ASCII.GetString(serial.Output), diagnostics.ToString());
-    }
-
-    private static string BuildTestGuests()
-    {
-        string repo = AppContext.BaseDirectory;
-        while (!File.Exists(Path.Combine(repo, "Hypervisor.sln")))
-            repo = Path.GetDirectoryName(repo) ?? throw new DirectoryNotFoundException("repository root not found");
-        string outDir = Directory.CreateTempSubdirectory("hv-testguest-").FullName;
-        var psi = new ProcessStartInfo("bash") { RedirectStandardOutput = true, RedirectStandardError = true };
-        psi.ArgumentList.Add(Path.Combine(repo, "guest-drivers", "testguest", "build.sh"));
-        psi.ArgumentList.Add(outDir);
-        using var p = Process.Start(psi)!;
-        var stderr = p.StandardError.ReadToEndAsync();
-        p.StandardOutput.ReadToEnd();
-        p.WaitForExit();
-        if (p.ExitCode != 0) throw new InvalidOperationException($"testguest build failed (needs nasm, ld): {stderr.Result}");
-        return outDir;
     }
 }

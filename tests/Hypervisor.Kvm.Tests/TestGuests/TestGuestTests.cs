@@ -1,4 +1,5 @@
 using System.Diagnostics;
+using Hypervisor.Tests.Shared;
 
 namespace Hypervisor.Kvm.Tests.TestGuests;
 
@@ -8,12 +9,11 @@ namespace Hypervisor.Kvm.Tests.TestGuests;
 /// </summary>
 public sealed class TestGuestTests
 {
-    private static readonly Lazy<string> Built = new(Build);
 
     [Fact]
     public void HelloExitsWith67UnderQemu()
     {
-        var (status, serial) = RunQemu("hello.elf");
+        var (status, serial) = RunQemu("hello");
         Assert.Contains("hv-testguest: hello from multiboot", serial);
         Assert.Contains("hv-testguest: checksum 6619d800", serial);
         Assert.Equal((0x21 << 1) | 1, status);
@@ -23,7 +23,7 @@ public sealed class TestGuestTests
     public void TripleFaultGuestResetsQemu()
     {
         // With -no-reboot QEMU turns the triple fault's reset into a clean exit (status 0), before 0xF4 is written.
-        var (status, serial) = RunQemu("triplefault.elf");
+        var (status, serial) = RunQemu("triplefault");
         Assert.Contains("hv-testguest: triple fault next", serial);
         Assert.Equal(0, status);
     }
@@ -36,7 +36,7 @@ public sealed class TestGuestTests
         };
         foreach (var a in new[] { "-accel", "tcg", "-m", "64", "-display", "none", "-serial", "stdio", "-monitor", "none",
                      "-no-reboot", "-device", "isa-debug-exit,iobase=0xf4,iosize=0x04",
-                     "-kernel", Path.Combine(Built.Value, guest) })
+                     "-kernel", TestGuestBuild.PathOf(guest) })
             psi.ArgumentList.Add(a);
         using var p = Process.Start(psi)!;
         var stderr = p.StandardError.ReadToEndAsync();
@@ -47,22 +47,5 @@ public sealed class TestGuestTests
             throw new TimeoutException($"qemu did not finish {guest} within 60 s; serial: {serial}");
         }
         return (p.ExitCode, serial + stderr.Result);
-    }
-
-    private static string Build()
-    {
-        string repo = AppContext.BaseDirectory;
-        while (!File.Exists(Path.Combine(repo, "Hypervisor.sln")))
-            repo = Path.GetDirectoryName(repo) ?? throw new DirectoryNotFoundException("repository root not found");
-        string outDir = Directory.CreateTempSubdirectory("hv-testguest-").FullName;
-        var psi = new ProcessStartInfo("bash") { RedirectStandardOutput = true, RedirectStandardError = true };
-        psi.ArgumentList.Add(Path.Combine(repo, "guest-drivers", "testguest", "build.sh"));
-        psi.ArgumentList.Add(outDir);
-        using var p = Process.Start(psi)!;
-        var stderr = p.StandardError.ReadToEndAsync();
-        p.StandardOutput.ReadToEnd();
-        p.WaitForExit();
-        if (p.ExitCode != 0) throw new InvalidOperationException($"testguest build failed (needs nasm, ld): {stderr.Result}");
-        return outDir;
     }
 }
