@@ -11,10 +11,20 @@ internal static unsafe class SystemMemory
 {
     private static bool LongModeActive(CpuContext c) => (c.Architectural.Efer & (1 << 10)) != 0;
 
-    public static bool Read(CpuContext c, ulong linear, byte* destination, int length)
+    /// <summary>
+    /// Switches the linear mask to the full width of a system access (64 bits with EFER.LMA, 32 otherwise) and
+    /// returns the previous mask, which the caller restores.
+    /// </summary>
+    private static ulong UseFullLinearWidth(CpuContext c)
     {
         ulong saved = c.LinearMask;
         c.LinearMask = LongModeActive(c) ? ulong.MaxValue : 0xFFFF_FFFF;
+        return saved;
+    }
+
+    public static bool Read(CpuContext c, ulong linear, byte* destination, int length)
+    {
+        ulong saved = UseFullLinearWidth(c);
         bool ok = c.ReadSystemBytes(linear, destination, length);
         c.LinearMask = saved;
         return ok;
@@ -22,8 +32,7 @@ internal static unsafe class SystemMemory
 
     public static bool Write(CpuContext c, ulong linear, byte* source, int length)
     {
-        ulong saved = c.LinearMask;
-        c.LinearMask = LongModeActive(c) ? ulong.MaxValue : 0xFFFF_FFFF;
+        ulong saved = UseFullLinearWidth(c);
         bool ok = c.WriteSystemBytes(linear, source, length);
         c.LinearMask = saved;
         return ok;
@@ -36,8 +45,7 @@ internal static unsafe class SystemMemory
     public static bool ReadStack(CpuContext c, ulong linear, byte* destination, int length, bool user)
     {
         if (!user) return Read(c, linear, destination, length);
-        ulong saved = c.LinearMask;
-        c.LinearMask = LongModeActive(c) ? ulong.MaxValue : 0xFFFF_FFFF;
+        ulong saved = UseFullLinearWidth(c);
         bool ok = c.ReadBytes(linear, destination, length);
         c.LinearMask = saved;
         return ok;
@@ -46,8 +54,7 @@ internal static unsafe class SystemMemory
     public static bool WriteStack(CpuContext c, ulong linear, byte* source, int length, bool user)
     {
         if (!user) return Write(c, linear, source, length);
-        ulong saved = c.LinearMask;
-        c.LinearMask = LongModeActive(c) ? ulong.MaxValue : 0xFFFF_FFFF;
+        ulong saved = UseFullLinearWidth(c);
         bool ok = c.WriteBytes(linear, source, length);
         c.LinearMask = saved;
         return ok;
