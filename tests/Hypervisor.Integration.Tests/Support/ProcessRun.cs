@@ -11,13 +11,15 @@ public sealed record ProcessResult(int ExitCode, string Stdout, string Stderr)
 public static class ProcessRun
 {
     /// <summary>Runs a program with stdin closed; kills it (and its children) after the timeout and throws.</summary>
-    public static ProcessResult Run(string program, IEnumerable<string> arguments, TimeSpan timeout)
+    public static ProcessResult Run(string program, IEnumerable<string> arguments, TimeSpan timeout,
+        IReadOnlyDictionary<string, string>? environment = null)
     {
         var psi = new ProcessStartInfo(program)
         {
             RedirectStandardOutput = true, RedirectStandardError = true, RedirectStandardInput = true,
         };
         foreach (string a in arguments) psi.ArgumentList.Add(a);
+        foreach (var (name, value) in environment ?? new Dictionary<string, string>()) psi.Environment[name] = value;
         using var p = Process.Start(psi) ?? throw new InvalidOperationException($"could not start {program}");
         p.StandardInput.Close();
         var stdout = p.StandardOutput.ReadToEndAsync();
