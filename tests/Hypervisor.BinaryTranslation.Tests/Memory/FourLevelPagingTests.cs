@@ -288,10 +288,13 @@ public class FourLevelPagingTests
         Assert.Equal(0UL, f.Read64(pte) & (Accessed | Dirty));
     }
 
-    [Fact]
-    public void FlushTlbKeepsGlobalPagesOnlyWithPge()
+    /// <summary>
+    /// With CR4.PGE: a global page at 0x1000 (frame 0x5000, holding 1) and a non-global one at 0x2000 (frame 0x6000,
+    /// holding 2), both read once so their translations are cached, then both PTEs pointed at frame 0x7000 (holding
+    /// 3) without an invalidation.
+    /// </summary>
+    private static void CacheGlobalAndLocalThenRemap(PagingFixture f)
     {
-        using var f = new PagingFixture();
         ulong global = f.Map4(0x1000, 0x5000, 7 | 0x100);
         ulong local = f.Map4(0x2000, 0x6000, 7);
         f.Memory.Write(0x5000UL, 1UL);
@@ -302,6 +305,13 @@ public class FourLevelPagingTests
         Assert.True(f.Read(0x2000, out _));
         f.Memory.Write(global, 0x7000UL | 7 | 0x100);
         f.Memory.Write(local, 0x7000UL | 7);
+    }
+
+    [Fact]
+    public void FlushTlbKeepsGlobalPagesOnlyWithPge()
+    {
+        using var f = new PagingFixture();
+        CacheGlobalAndLocalThenRemap(f);
 
         f.Cpu.FlushTlb();
         Assert.True(f.Read(0x1000, out ulong g));
@@ -333,16 +343,7 @@ public class FourLevelPagingTests
     public void InvalidatePageDropsOnlyThatPageGlobalOrNot()
     {
         using var f = new PagingFixture();
-        ulong a = f.Map4(0x1000, 0x5000, 7 | 0x100);
-        ulong b = f.Map4(0x2000, 0x6000, 7);
-        f.Memory.Write(0x5000UL, 1UL);
-        f.Memory.Write(0x6000UL, 2UL);
-        f.Memory.Write(0x7000UL, 3UL);
-        f.Enter(PagingMode.FourLevel, pge: true);
-        Assert.True(f.Read(0x1000, out _));
-        Assert.True(f.Read(0x2000, out _));
-        f.Memory.Write(a, 0x7000UL | 7 | 0x100);
-        f.Memory.Write(b, 0x7000UL | 7);
+        CacheGlobalAndLocalThenRemap(f);
 
         f.Cpu.InvalidatePage(0x1234);
         Assert.True(f.Read(0x1000, out ulong va));

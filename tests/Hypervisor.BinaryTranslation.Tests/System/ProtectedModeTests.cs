@@ -2,6 +2,7 @@ using Hypervisor.BinaryTranslation.Execution;
 using Hypervisor.BinaryTranslation.Flags;
 using Hypervisor.BinaryTranslation.State;
 using Hypervisor.BinaryTranslation.System;
+using Iced.Intel;
 using static Iced.Intel.AssemblerRegisters;
 
 namespace Hypervisor.BinaryTranslation.Tests.SystemLevel;
@@ -175,35 +176,31 @@ public class ProtectedModeTests
         using var m = Build();
         const ushort notPresent = 0x50, ring0Data = SystemMachine.KernelData;
         m.SetDescriptor(notPresent, SystemMachine.Data32(3) & ~(1UL << 47));
-        m.Load(User, 32, a =>
+        // Runs the ring-3 code and expects it to fault with vector and error code, as the SDM lists for MOV Sreg.
+        void AssertFaults(Action<Assembler> code, byte vector, uint errorCode)
+        {
+            m.Load(User, 32, code);
+            m.EnterUser32(User);
+            Assert.Equal(RunExit.Exception, m.Machine.Run());
+            Assert.Equal(vector, m.Cpu.Exception.Vector);
+            Assert.Equal(errorCode, m.Cpu.Exception.ErrorCode);
+        }
+
+        AssertFaults(a =>
         {
             a.mov(ax, notPresent | 3);
             a.mov(ds, ax);
-        });
-        m.EnterUser32(User);
-        Assert.Equal(RunExit.Exception, m.Machine.Run());
-        Assert.Equal(Vectors.SegmentNotPresent, m.Cpu.Exception.Vector);
-        Assert.Equal((uint)notPresent, m.Cpu.Exception.ErrorCode);
-
-        m.Load(User, 32, a =>
+        }, Vectors.SegmentNotPresent, notPresent);
+        AssertFaults(a =>
         {
             a.mov(ax, ring0Data | 3);
             a.mov(ds, ax);
-        });
-        m.EnterUser32(User);
-        Assert.Equal(RunExit.Exception, m.Machine.Run());
-        Assert.Equal(Vectors.GeneralProtection, m.Cpu.Exception.Vector);
-        Assert.Equal((uint)ring0Data, m.Cpu.Exception.ErrorCode);
-
-        m.Load(User, 32, a =>
+        }, Vectors.GeneralProtection, ring0Data);
+        AssertFaults(a =>
         {
             a.xor(eax, eax);
             a.mov(ss, ax);
-        });
-        m.EnterUser32(User);
-        Assert.Equal(RunExit.Exception, m.Machine.Run());
-        Assert.Equal(Vectors.GeneralProtection, m.Cpu.Exception.Vector);
-        Assert.Equal(0U, m.Cpu.Exception.ErrorCode);
+        }, Vectors.GeneralProtection, 0);
 
         m.Load(User, 32, a =>
         {
