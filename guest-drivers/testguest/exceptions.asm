@@ -570,11 +570,7 @@ lib32_routines
 lib64_routines
 
     section .data
-    align 8
-gdt:
-    dq 0
-    dq 0x00cf9a000000ffff           ; 0x08 code32
-    dq 0x00cf92000000ffff           ; 0x10 data32
+gdt_begin
     dq 0x00cffa000000ffff           ; 0x18 user code32 (DPL 3)
     dq 0x00cff2000000ffff           ; 0x20 user data32 (DPL 3)
     dq 0                            ; 0x28 TSS32 (built at run time)
@@ -586,10 +582,7 @@ gdt:
     dq 0x0020fa0000000000           ; 0x58 user code64 (DPL 3)
     dq 0, 0                         ; 0x60 TSS64 (built at run time)
     dq 0                            ; 0x70 call gate (built at run time)
-gdt_end:
-gdt_ptr:
-    dw gdt_end - gdt - 1
-    dd gdt
+gdt_finish
     align 4
 kernel_esp:     dd 0
 user_fs:        dd 0

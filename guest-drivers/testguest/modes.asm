@@ -283,18 +283,11 @@ rm_end:
     bits 32
 
     section .data
-    align 8
-gdt:
-    dq 0
-    dq 0x00cf9a000000ffff           ; 0x08 code32 flat
-    dq 0x00cf92000000ffff           ; 0x10 data32 flat
+gdt_begin
     dq 0x00009a000000ffff           ; 0x18 code16, base 0, limit 64 KiB
     dq 0x000092000000ffff           ; 0x20 data16
     dq 0x00209a0000000000           ; 0x28 code64 (L=1)
-gdt_end:
-gdt_ptr:
-    dw gdt_end - gdt - 1
-    dd gdt
+gdt_finish
     align 8
 quad_value:     dq 0xfedcba9876543210
 compat_call_ptr: dd compat_called

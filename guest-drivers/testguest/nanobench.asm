@@ -245,21 +245,14 @@ lib32_routines
 lib64_routines
 
     section .data
-    align 8
-gdt:
-    dq 0
-    dq 0x00cf9a000000ffff           ; 0x08 code32
-    dq 0x00cf92000000ffff           ; 0x10 data32
+gdt_begin
     dq 0x00209a0000000000           ; 0x18 code64
     dq 0x00cf92000000ffff           ; 0x20 data
     dq 0x00cffa000000ffff           ; 0x28 user code32 (SYSRET base)
     dq 0x00cff2000000ffff           ; 0x30 user data
     dq 0x0020fa0000000000           ; 0x38 user code64
     dq 0, 0                         ; 0x40 TSS64
-gdt_end:
-gdt_ptr:
-    dw gdt_end - gdt - 1
-    dd gdt
+gdt_finish
     align 8
 tsc_start:  dq 0
 iterations: dq 0

@@ -379,19 +379,12 @@ lib32_routines
 lib64_routines
 
     section .data
-    align 8
-gdt:
-    dq 0
-    dq 0x00cf9a000000ffff           ; 0x08 code32
-    dq 0x00cf92000000ffff           ; 0x10 data32
+gdt_begin
     dq 0x00cffa000000ffff           ; 0x18 user code32
     dq 0x00cff2000000ffff           ; 0x20 user data32
     dq 0                            ; 0x28 TSS32
     dq 0x00209a0000000000           ; 0x30 code64
-gdt_end:
-gdt_ptr:
-    dw gdt_end - gdt - 1
-    dd gdt
+gdt_finish
     align 4
 kernel_esp: dd 0
 user_err:   dd 0, 0, 0, 0
