@@ -33,6 +33,13 @@ public class BtInterruptTests
         }
     }
 
+    /// <summary>Runs vCPU 0 in flat 32-bit protected mode from <see cref="Code"/> until it exits.</summary>
+    private static VcpuExit RunFromCode(BtTestVm vm)
+    {
+        vm.Vcpus[0].SetState(BtTestVm.Flat32(Code));
+        return vm.RunUntilExit(0);
+    }
+
     /// <summary>Asks the test VM to stop (a store to its exit MMIO page), then spins until it does.</summary>
     private static void ExitRun(Assembler a)
     {
@@ -82,8 +89,7 @@ public class BtInterruptTests
             a.mov(__dword_ptr[ApicBase + 0xB0], 0); // EOI
             a.iretd();
         });
-        vm.Vcpus[0].SetState(BtTestVm.Flat32(Code));
-        var exit = vm.RunUntilExit(0);
+        var exit = RunFromCode(vm);
         Assert.Equal(VcpuExitReason.Kicked, exit.Reason);
         Assert.True(vm.Memory.Read<uint>(Counter) >= 5);
     }
@@ -117,8 +123,7 @@ public class BtInterruptTests
             a.mov(__dword_ptr[ApicBase + 0xB0], 0);
             a.iretd();
         });
-        vm.Vcpus[0].SetState(BtTestVm.Flat32(Code));
-        Assert.Equal(VcpuExitReason.Kicked, vm.RunUntilExit(0).Reason);
+        Assert.Equal(VcpuExitReason.Kicked, RunFromCode(vm).Reason);
         Assert.Equal(0x5AD0u, vm.Memory.Read<uint>(Counter)); // the shadowed store had happened
         Assert.Equal((uint)afterShadow, vm.Memory.Read<uint>(ReturnEip)); // and nothing after it
     }
@@ -154,8 +159,7 @@ public class BtInterruptTests
             a.mov(__dword_ptr[ApicBase + 0xB0], 0);
             a.iretd();
         });
-        vm.Vcpus[0].SetState(BtTestVm.Flat32(Code));
-        Assert.Equal(VcpuExitReason.Kicked, vm.RunUntilExit(0).Reason);
+        Assert.Equal(VcpuExitReason.Kicked, RunFromCode(vm).Reason);
         Assert.Equal(0x5AD0u, vm.Memory.Read<uint>(Counter));
     }
 
@@ -176,8 +180,7 @@ public class BtInterruptTests
             a.mov(__dword_ptr[ReturnEip], eax);
             ExitRun(a);
         });
-        vm.Vcpus[0].SetState(BtTestVm.Flat32(Code));
-        Assert.Equal(VcpuExitReason.Kicked, vm.RunUntilExit(0).Reason);
+        Assert.Equal(VcpuExitReason.Kicked, RunFromCode(vm).Reason);
         uint ud2At = vm.Memory.Read<uint>(ReturnEip);
         Assert.Equal(0x0B0Fu, vm.Memory.Read<ushort>(ud2At)); // the return address is the UD2 itself
     }
@@ -193,8 +196,7 @@ public class BtInterruptTests
             a.lidt(__[esp + 2]); // an empty IDT: every delivery faults
             a.ud2();
         });
-        vm.Vcpus[0].SetState(BtTestVm.Flat32(Code));
-        var exit = vm.RunUntilExit(0);
+        var exit = RunFromCode(vm);
         Assert.Equal(VcpuExitReason.Shutdown, exit.Reason);
         Assert.Contains("triple fault", exit.Message);
         Assert.Contains("RIP=", exit.Message);
