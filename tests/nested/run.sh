@@ -2,7 +2,7 @@
 # Nested-KVM harness (TESTING.md section 4): proves the KVM backend on a host without /dev/kvm by booting an
 # L1 Linux under QEMU TCG with emulated AMD SVM, loading kvm-amd in it and running hv's KVM tests there.
 #
-#   tests/nested/run.sh [TEST...]     TEST: selftest qemu-linux hv-multiboot hv-linux (default: all)
+#   tests/nested/run.sh [TEST...]     TEST: selftest qemu-linux hv-multiboot hv-linux hv-virtio hv-net (default: all)
 #
 # selftest      tests/nested/kvm-selftest drives Hypervisor.Kvm directly: multiboot guest exit status,
 #               triple fault, kick, state round trip, ioeventfd, irq routing, dirty log, SMP INIT/SIPI, and
@@ -10,10 +10,10 @@
 # qemu-linux    qemu-system-x86_64 -accel kvm boots Debian's kernel + a busybox initramfs with 2 vCPUs in L1
 # hv-multiboot  `hv run --accel kvm` on the multiboot test guests (needs the hv CLI and machine)
 # hv-linux      `hv run --accel kvm --cpus 2` on the same Linux guest as qemu-linux
-# hv-virtio     (not in the default set yet) the Debian guest of images/ (hv.test=virtio) with an ext4 --disk and a second console port:
+# hv-virtio     the Debian guest of images/ (hv.test=virtio) with an ext4 --disk and a second console port:
 #               reads the host's file, writes a new one (L1 checks it with e2fsck -fn and debugfs), /dev/hwrng,
 #               text both ways on the port
-# hv-net        (not in the default set yet) two hv guests on a VM-to-VM link (--net socket) ping each other; a third pings L1 through TAP
+# hv-net        two hv guests on a VM-to-VM link (--net socket) ping each other; a third pings L1 through TAP
 # hv-dd         (not in the default set) dd of 256 MiB to and from a virtio disk; prints NESTED-DD lines
 # compare       (not in the default set) the linux-smp guest under hv's KVM backend and under QEMU, 3 rounds
 #               alternated; prints NESTED-TIME lines and the ratio of the medians
@@ -34,7 +34,7 @@ hv_mode=${HV_NESTED_HV:-try}
 timeout_s=${HV_NESTED_TIMEOUT:-900}
 l1_cpu=${HV_NESTED_CPU:-qemu64,+svm,+npt}
 tests=("$@")
-[[ ${#tests[@]} -gt 0 ]] || tests=(selftest qemu-linux hv-multiboot hv-linux)
+[[ ${#tests[@]} -gt 0 ]] || tests=(selftest qemu-linux hv-multiboot hv-linux hv-virtio hv-net)
 
 log() { printf 'nested: %s\n' "$*" >&2; }
 die() { printf 'tests/nested/run.sh: error: %s\n' "$*" >&2; exit 1; }
