@@ -31,11 +31,35 @@ public struct Address64 : IAddressSize
     public static void Set(CpuContext c, int register, ulong value) => c.Gpr(register) = value;
 }
 
+/// <summary>Whether string operands are checked against their segment's limit and rights (see SegmentChecks).</summary>
+public interface IStringSegmentCheck
+{
+    static abstract bool Ok(CpuContext c, int segment, ulong offset, int size, bool write);
+}
+
+/// <summary>Flat segments (64-bit mode, 4 GiB writable data): nothing to check, the JIT removes the call.</summary>
+public struct FlatStrings : IStringSegmentCheck
+{
+    public static bool Ok(CpuContext c, int segment, ulong offset, int size, bool write) => true;
+}
+
+/// <summary>A segment with a limit below 4 GiB, expand-down, read-only or null: each access is checked (#GP(0)/#SS(0)).</summary>
+public struct CheckedStrings : IStringSegmentCheck
+{
+    public static bool Ok(CpuContext c, int segment, ulong offset, int size, bool write) =>
+        global::Hypervisor.BinaryTranslation.System.SegmentChecks.Within(c, segment, offset, size, !write, write);
+}
+
 /// <summary>
 /// MOVS/STOS/LODS/SCAS/CMPS/INS/OUTS with REP/REPE/REPNE (Intel SDM Vol. 1, 7.3.9; Vol. 2B REP). A repeated
 /// instruction runs in chunks: after <see cref="IterationsPerChunk"/> iterations it leaves RIP on itself and
 /// ends the block, so interrupts and stop requests are seen during a long copy, and it resumes from the
 /// registers - exactly the architectural restart point.
+/// Outside 64-bit mode, when DS:rSI (or its override) or ES:rDI is a segment the mode key marks for checking,
+/// the instruction runs the <see cref="CheckedStrings"/> instantiation, which checks every iteration's operands
+/// before touching memory, as hardware does: a REP form that leaves the segment faults on that iteration with
+/// the earlier iterations done (rSI/rDI/rCX at the faulting element). ES cannot be overridden. The choice is one
+/// test of the mode key per executed instruction, so flat code pays nothing per iteration.
 /// </summary>
 public static unsafe class Strings
 {
@@ -46,14 +70,17 @@ public static unsafe class Strings
     private const int Rsi = 6, Rdi = 7, Rcx = 1;
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static bool Step<T, TA>(CpuContext c, ref Op op, Kind kind) where T : unmanaged where TA : struct, IAddressSize
+    private static bool Step<T, TA, TC>(CpuContext c, ref Op op, Kind kind)
+        where T : unmanaged where TA : struct, IAddressSize where TC : struct, IStringSegmentCheck
     {
+        const int es = (int)SegmentIndex.Es;
         ulong delta = c.DirectionDown ? (ulong)(-sizeof(T)) : (ulong)sizeof(T);
         switch (kind)
         {
             case Kind.Movs:
             {
                 ulong si = TA.Get(c, Rsi), di = TA.Get(c, Rdi);
+                if (!TC.Ok(c, op.Seg, si, sizeof(T), false) || !TC.Ok(c, es, di, sizeof(T), true)) return false;
                 if (!c.Read<T>(Addressing.Linear(c, op.Seg, si), out ulong v)) return false;
                 if (!c.Write<T>(Addressing.Linear(c, (int)SegmentIndex.Es, di), v)) return false;
                 TA.Set(c, Rsi, si + delta);
@@ -63,6 +90,7 @@ public static unsafe class Strings
             case Kind.Stos:
             {
                 ulong di = TA.Get(c, Rdi);
+                if (!TC.Ok(c, es, di, sizeof(T), true)) return false;
                 if (!c.Write<T>(Addressing.Linear(c, (int)SegmentIndex.Es, di), c.GetReg<T>(0))) return false;
                 TA.Set(c, Rdi, di + delta);
                 return true;
@@ -70,6 +98,7 @@ public static unsafe class Strings
             case Kind.Lods:
             {
                 ulong si = TA.Get(c, Rsi);
+                if (!TC.Ok(c, op.Seg, si, sizeof(T), false)) return false;
                 if (!c.Read<T>(Addressing.Linear(c, op.Seg, si), out ulong v)) return false;
                 c.SetReg<T>(0, v);
                 TA.Set(c, Rsi, si + delta);
@@ -78,6 +107,7 @@ public static unsafe class Strings
             case Kind.Scas:
             {
                 ulong di = TA.Get(c, Rdi);
+                if (!TC.Ok(c, es, di, sizeof(T), false)) return false;
                 if (!c.Read<T>(Addressing.Linear(c, (int)SegmentIndex.Es, di), out ulong m)) return false;
                 ulong a = c.GetReg<T>(0);
                 c.SetCc(LazyFlags.Make(CcKind.Sub, Sz<T>.Log2), a - m, a, m);
@@ -87,6 +117,7 @@ public static unsafe class Strings
             case Kind.Cmps:
             {
                 ulong si = TA.Get(c, Rsi), di = TA.Get(c, Rdi);
+                if (!TC.Ok(c, op.Seg, si, sizeof(T), false) || !TC.Ok(c, es, di, sizeof(T), false)) return false;
                 if (!c.Read<T>(Addressing.Linear(c, op.Seg, si), out ulong a)) return false;
                 if (!c.Read<T>(Addressing.Linear(c, (int)SegmentIndex.Es, di), out ulong b)) return false;
                 c.SetCc(LazyFlags.Make(CcKind.Sub, Sz<T>.Log2), a - b, a, b);
@@ -98,6 +129,7 @@ public static unsafe class Strings
             {
                 if (!global::Hypervisor.BinaryTranslation.System.PortIo.Check(c, (ushort)c.Gpr(2), sizeof(T))) return false;
                 ulong di = TA.Get(c, Rdi);
+                if (!TC.Ok(c, es, di, sizeof(T), true)) return false;
                 ulong lin = Addressing.Linear(c, (int)SegmentIndex.Es, di);
                 // The destination is checked before the port is read: a port read can have side effects.
                 if (!c.ProbeWrite(lin, sizeof(T))) return false;
@@ -111,6 +143,7 @@ public static unsafe class Strings
             {
                 if (!global::Hypervisor.BinaryTranslation.System.PortIo.Check(c, (ushort)c.Gpr(2), sizeof(T))) return false;
                 ulong si = TA.Get(c, Rsi);
+                if (!TC.Ok(c, op.Seg, si, sizeof(T), false)) return false;
                 if (!c.Read<T>(Addressing.Linear(c, op.Seg, si), out ulong v)) return false;
                 c.PortWrite((ushort)c.Gpr(2), new ReadOnlySpan<byte>(&v, sizeof(T)));
                 TA.Set(c, Rsi, si + delta);
@@ -119,11 +152,20 @@ public static unsafe class Strings
         }
     }
 
+    /// <summary>Whether this string instruction's segments (its source segment and ES) need checks in the current mode.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static bool Checked(CpuContext c, ref Op op) =>
+        (c.CheckedSegments & (1 << op.Seg | 1 << (int)SegmentIndex.Es)) != 0;
+
     public static bool Once<T, TA>(CpuContext c, ref Op op) where T : unmanaged where TA : struct, IAddressSize =>
-        Step<T, TA>(c, ref op, (Kind)op.Cond);
+        Checked(c, ref op) ? Step<T, TA, CheckedStrings>(c, ref op, (Kind)op.Cond) : Step<T, TA, FlatStrings>(c, ref op, (Kind)op.Cond);
 
     /// <summary>Aux = 1: REP/REPE, Aux = 2: REPNE. SCAS/CMPS also stop on the ZF condition.</summary>
-    public static bool Repeat<T, TA>(CpuContext c, ref Op op) where T : unmanaged where TA : struct, IAddressSize
+    public static bool Repeat<T, TA>(CpuContext c, ref Op op) where T : unmanaged where TA : struct, IAddressSize =>
+        Checked(c, ref op) ? Repeat<T, TA, CheckedStrings>(c, ref op) : Repeat<T, TA, FlatStrings>(c, ref op);
+
+    private static bool Repeat<T, TA, TC>(CpuContext c, ref Op op)
+        where T : unmanaged where TA : struct, IAddressSize where TC : struct, IStringSegmentCheck
     {
         var kind = (Kind)op.Cond;
         bool compares = kind is Kind.Scas or Kind.Cmps;
@@ -131,7 +173,7 @@ public static unsafe class Strings
         {
             ulong count = TA.Get(c, Rcx);
             if (count == 0) return true;
-            if (!Step<T, TA>(c, ref op, kind)) return false;
+            if (!Step<T, TA, TC>(c, ref op, kind)) return false;
             TA.Set(c, Rcx, count - 1);
             if (compares)
             {

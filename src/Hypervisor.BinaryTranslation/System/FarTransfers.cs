@@ -107,6 +107,8 @@ public static unsafe class FarTransfers
     /// <summary>Pushes CS and the return offset on the current stack (with the operand size); SP is set by the caller.</summary>
     private static bool PushReturn(CpuContext c, int size, out ulong newSp)
     {
+        newSp = 0;
+        if (!StackFrame.CheckCurrent(c, c.Gpr(4), StackFrame.SpMask(c), 2 * size, pop: false, 0)) return false;
         Span<ulong> frame = [c.Segments[SegmentLoader.Cs].Selector, c.Rip];
         return StackFrame.Push(c, c.Segments[SegmentLoader.Ss].Base, c.Gpr(4), StackFrame.SpMask(c), frame, size, out newSp, StackFrame.UserStack(c));
     }
@@ -169,6 +171,7 @@ public static unsafe class FarTransfers
         frame[n++] = c.Gpr(4);
         if (count > 0)
         {
+            if (!StackFrame.CheckCurrent(c, c.Gpr(4), StackFrame.SpMask(c), count * size, pop: true, 0)) return false;
             Span<ulong> parameters = stackalloc ulong[count];
             if (!StackFrame.Pop(c, c.Segments[SegmentLoader.Ss].Base, c.Gpr(4), StackFrame.SpMask(c), parameters, size, StackFrame.UserStack(c)))
                 return false;
@@ -177,6 +180,9 @@ public static unsafe class FarTransfers
         frame[n++] = c.Segments[SegmentLoader.Cs].Selector;
         frame[n++] = c.Rip;
         ulong spMask = stack.DefaultBig ? 0xFFFF_FFFF : 0xFFFF;
+        // The new stack must hold SS:eSP, the parameters and CS:eIP: #SS(new SS) otherwise (Vol. 2A CALL).
+        if (!StackFrame.PushFits(stack.ToSegment(newSs), newEsp, spMask, n * size))
+            return c.Fault(Vectors.StackFault, DescriptorTable.ErrorCode(newSs));
         if (!StackFrame.Push(c, stack.Base, newEsp, spMask, frame[..n], size, out ulong sp, user: false)) return false;
         if (!DescriptorTable.SetAccessed(c, stackAddress, stack)) return false;
         if (!DescriptorTable.SetAccessed(c, codeAddress, code)) return false;
@@ -216,6 +222,8 @@ public static unsafe class FarTransfers
         ulong spMask = StackFrame.SpMask(c);
         ulong sp = c.Gpr(4);
         Span<ulong> frame = stackalloc ulong[4];
+        // The return address must lie inside SS (Vol. 2B RET: "IF top 4/8 bytes of stack not within stack limits").
+        if (!StackFrame.CheckCurrent(c, sp, spMask, 2 * size, pop: true, 0)) return false;
         if (!StackFrame.Pop(c, ssBase, sp, spMask, frame[..2], size, StackFrame.UserStack(c))) return false;
         ulong offset = frame[0];
         ushort selector = (ushort)frame[1];
@@ -250,6 +258,8 @@ public static unsafe class FarTransfers
         }
         // Outer privilege: SS:rSP of the caller sit above the released parameters.
         ulong outer = sp + (ulong)(2 * size) + release;
+        // "IF top (16 + SRC) bytes of stack are not within stack limits THEN #SS(0)" (8 + SRC for 16 bits).
+        if (!StackFrame.CheckCurrent(c, sp, spMask, 4 * size + (int)release, pop: true, 0)) return false;
         if (!StackFrame.Pop(c, ssBase, outer, spMask, frame[2..4], size, StackFrame.UserStack(c))) return false;
         ushort ssSelector = (ushort)frame[3];
         Descriptor stack = default;

@@ -34,6 +34,7 @@ internal static class Gates
         ulong flags = c.GetRflags();
         ulong spMask = StackFrame.SpMask(c);
         Span<ulong> frame = [flags & 0xFFFF, c.Segments[SegmentLoader.Cs].Selector, c.Rip & 0xFFFF];
+        if (!StackFrame.CheckCurrent(c, c.Gpr(4), spMask, 6, pop: false, 0)) return false;
         if (!StackFrame.Push(c, c.Segments[SegmentLoader.Ss].Base, c.Gpr(4), spMask, frame, 2, out ulong sp, StackFrame.UserStack(c))) return false;
         StackFrame.SetSp(c, sp, spMask);
         c.Rflags = flags & ~(FlagBits.IF | FlagBits.TF | FlagBits.AC | FlagBits.RF);
@@ -70,7 +71,6 @@ internal static class Gates
         if (result == LookupResult.OutsideLimit || !code.IsCode || code.Dpl > cpl)
             return c.Fault(Vectors.GeneralProtection, selError);
         if (!code.Present) return c.Fault(Vectors.SegmentNotPresent, selError);
-        if (offset > code.Limit) return c.Fault(Vectors.GeneralProtection, ext);
 
         bool v86 = c.Mode == CpuMode.Virtual8086;
         ulong flags = c.GetRflags();
@@ -116,6 +116,14 @@ internal static class Gates
         frame[n++] = c.Segments[SegmentLoader.Cs].Selector;
         frame[n++] = c.Rip;
         if (pushError) frame[n++] = error;
+        // The frame must fit the stack (Vol. 2A INT n): #SS(new SS + EXT) on the TSS stack, #SS(EXT) on the current one.
+        if (newCpl != cpl)
+        {
+            if (!StackFrame.PushFits(stack.ToSegment(newSs), sp, spMask, n * slot))
+                return c.Fault(Vectors.StackFault, DescriptorTable.ErrorCode(newSs, ext));
+        }
+        else if (!StackFrame.CheckCurrent(c, sp, spMask, n * slot, pop: false, ext)) return false;
+        if (offset > code.Limit) return c.Fault(Vectors.GeneralProtection, ext);
         if (!StackFrame.Push(c, stackBase, sp, spMask, frame[..n], slot, out ulong newSp, newCpl == 3)) return false;
         if (newCpl != cpl && !DescriptorTable.SetAccessed(c, stackAddress, stack)) return false;
         if (!DescriptorTable.SetAccessed(c, codeAddress, code)) return false;

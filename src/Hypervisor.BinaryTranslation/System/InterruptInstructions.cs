@@ -77,6 +77,7 @@ public static unsafe class InterruptInstructions
     {
         ulong spMask = StackFrame.SpMask(c);
         Span<ulong> frame = stackalloc ulong[3];
+        if (!StackFrame.CheckCurrent(c, c.Gpr(4), spMask, 3 * size, pop: true, 0)) return false;
         if (!StackFrame.Pop(c, c.Segments[SegmentLoader.Ss].Base, c.Gpr(4), spMask, frame, size, StackFrame.UserStack(c))) return false;
         ulong ip = frame[0];
         if (ip > 0xFFFF && size == 4) return c.Fault(Vectors.GeneralProtection, 0);
@@ -103,11 +104,14 @@ public static unsafe class InterruptInstructions
         ulong spMask = StackFrame.SpMask(c);
         ulong sp = c.Gpr(4);
         Span<ulong> frame = stackalloc ulong[9];
+        // Vol. 2A IRET: the 6/12/24-byte frame must lie inside SS (#SS(0)); the 64-bit stack has no limit.
+        if (!StackFrame.CheckCurrent(c, sp, spMask, 3 * size, pop: true, 0)) return false;
         if (!StackFrame.Pop(c, ssBase, sp, spMask, frame[..3], size, StackFrame.UserStack(c))) return false;
         ulong tempFlags = frame[2];
         int cpl = c.Cpl;
         if (!longActive && size == 4 && (tempFlags & FlagBits.VM) != 0 && cpl == 0)
         {
+            if (!StackFrame.CheckCurrent(c, sp, spMask, 36, pop: true, 0)) return false;
             if (!StackFrame.Pop(c, ssBase, sp, spMask, frame, 4, StackFrame.UserStack(c))) return false;
             return ReturnToV86(c, frame, spMask);
         }
@@ -136,6 +140,7 @@ public static unsafe class InterruptInstructions
         bool nullStack = false;
         if (switchStack)
         {
+            if (!StackFrame.CheckCurrent(c, sp, spMask, 5 * size, pop: true, 0)) return false;
             if (!StackFrame.Pop(c, ssBase, sp, spMask, frame[..5], size, StackFrame.UserStack(c))) return false;
             newSp = frame[3];
             ssSelector = (ushort)frame[4];

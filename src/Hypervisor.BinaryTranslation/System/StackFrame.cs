@@ -1,4 +1,5 @@
 using Hypervisor.BinaryTranslation.State;
+using Hypervisor.Platform.Cpu;
 
 namespace Hypervisor.BinaryTranslation.System;
 
@@ -63,6 +64,41 @@ internal static unsafe class StackFrame
             values[i] = v;
         }
         return true;
+    }
+
+    /// <summary>
+    /// Whether <paramref name="length"/> bytes from offset <paramref name="start"/> (offsets wrap at
+    /// <paramref name="spMask"/>, as a 16-bit SP does) lie inside the stack segment: 0..limit, or limit+1..0xFFFF
+    /// (B = 0) / 0xFFFFFFFF (B = 1) for an expand-down segment (Intel SDM Vol. 3, 5.3). A null SS (IA-32e mode
+    /// only) is not limit-checked.
+    /// </summary>
+    public static bool Inside(in SegmentRegister s, ulong start, int length, ulong spMask)
+    {
+        if (s.Unusable || length == 0) return true;
+        bool expandDown = s.CodeOrData && (s.Type & 0xC) == 4;
+        ulong lower = expandDown ? (ulong)s.Limit + 1 : 0;
+        ulong upper = expandDown ? (s.DefaultBig ? 0xFFFF_FFFFUL : 0xFFFFUL) : s.Limit;
+        start &= spMask;
+        ulong end = start + (ulong)length - 1;
+        if (end <= spMask) return start >= lower && end <= upper;
+        // The frame wraps the stack-pointer width: [start, mask] and [0, rest].
+        return start >= lower && spMask <= upper && lower == 0 && end - spMask - 1 <= upper;
+    }
+
+    /// <summary>Whether a push of <paramref name="length"/> bytes below <paramref name="sp"/> stays inside the segment.</summary>
+    public static bool PushFits(in SegmentRegister s, ulong sp, ulong spMask, int length) =>
+        Inside(s, sp - (ulong)length, length, spMask);
+
+    /// <summary>
+    /// The limit check of the current stack before a frame is read or written: outside 64-bit mode, #SS(error)
+    /// when [offset, offset + length) leaves SS. <paramref name="pop"/>: the bytes at rSP upwards; else a push below rSP.
+    /// </summary>
+    public static bool CheckCurrent(CpuContext c, ulong sp, ulong spMask, int length, bool pop, uint error)
+    {
+        if (c.Mode == CpuMode.Long64) return true;
+        ref var ss = ref c.Segments[SegmentLoader.Ss];
+        bool ok = pop ? Inside(ss, sp, length, spMask) : PushFits(ss, sp, spMask, length);
+        return ok || c.Fault(Vectors.StackFault, error);
     }
 
     /// <summary>Whether the current stack is accessed with user rights (CPL 3).</summary>

@@ -23,21 +23,11 @@ internal static unsafe class TaskSwitch
     }
 
     /// <summary>An interrupt or exception through a task gate; the error code goes onto the new task's stack.</summary>
-    public static bool ThroughTaskGate(CpuContext c, ushort tssSelector, uint ext, bool pushError, uint error)
-    {
-        if (!SwitchToGateTarget(c, tssSelector, Reason.Interrupt, ext, Vectors.GeneralProtection)) return false;
-        if (pushError && c.Exit != ExitKind.Exception)
-        {
-            int size = (c.Architectural.Tr.Type & 8) != 0 ? 4 : 2;
-            ulong spMask = StackFrame.SpMask(c);
-            if (StackFrame.Push(c, c.Segments[SegmentLoader.Ss].Base, c.Gpr(4), spMask, [error], size, out ulong sp, StackFrame.UserStack(c)))
-                StackFrame.SetSp(c, sp, spMask);
-            else InterruptDelivery.DeliverException(c);
-        }
-        return true;
-    }
+    public static bool ThroughTaskGate(CpuContext c, ushort tssSelector, uint ext, bool pushError, uint error) =>
+        SwitchToGateTarget(c, tssSelector, Reason.Interrupt, ext, Vectors.GeneralProtection, pushError, error);
 
-    private static bool SwitchToGateTarget(CpuContext c, ushort tssSelector, Reason reason, uint ext, byte vector)
+    private static bool SwitchToGateTarget(CpuContext c, ushort tssSelector, Reason reason, uint ext, byte vector,
+        bool pushError = false, uint errorCode = 0)
     {
         uint error = DescriptorTable.ErrorCode(tssSelector, ext);
         if ((tssSelector & DescriptorTable.TableIndicator) != 0) return c.Fault(vector, error);
@@ -47,7 +37,7 @@ internal static unsafe class TaskSwitch
             || tss.Type is not (SystemType.Tss16Available or SystemType.Tss32Available))
             return c.Fault(vector, error);
         if (!tss.Present) return c.Fault(Vectors.SegmentNotPresent, error);
-        return Switch(c, tssSelector, address, tss, reason, ext);
+        return Switch(c, tssSelector, address, tss, reason, ext, pushError, errorCode);
     }
 
     /// <summary>IRET with NT = 1: back to the task in the current TSS's previous-task link, which must be busy.</summary>
@@ -69,7 +59,12 @@ internal static unsafe class TaskSwitch
     private static ulong OldTssDescriptorAddress(CpuContext c) =>
         c.Architectural.Gdtr.Base + (ulong)(c.Architectural.Tr.Selector & 0xFFF8);
 
-    private static bool Switch(CpuContext c, ushort selector, ulong address, Descriptor tss, Reason reason, uint ext)
+    /// <summary>
+    /// The switch itself (Intel SDM Vol. 3, 7.3). False only for faults before the commit point (nothing changed);
+    /// a fault after it (Table 7-1, invalid PDPTEs, the error-code push) is delivered in the new task's context here.
+    /// </summary>
+    private static bool Switch(CpuContext c, ushort selector, ulong address, Descriptor tss, Reason reason, uint ext,
+        bool pushError = false, uint errorCode = 0)
     {
         bool new32 = (tss.Type & 8) != 0;
         uint error = DescriptorTable.ErrorCode(selector, ext);
@@ -100,29 +95,67 @@ internal static unsafe class TaskSwitch
         c.Architectural.Cr0 |= 8;
         ulong newFlags = new32 ? *(uint*)(image + 36) : *(ushort*)(image + 16);
         if (reason is Reason.Call or Reason.Interrupt) newFlags |= FlagBits.NT;
+        bool pdptesInvalid = false;
         if (new32)
         {
-            uint cr3 = *(uint*)(image + 28);
-            if ((c.Architectural.Cr0 & 0x8000_0000) != 0 && c.Architectural.Cr3 != cr3)
-            {
-                c.Architectural.Cr3 = cr3;
-                c.FlushTlb();
-            }
+            if ((c.Architectural.Cr0 & 0x8000_0000) != 0) pdptesInvalid = !LoadCr3(c, *(uint*)(image + 28));
             c.Rip = *(uint*)(image + 32);
             for (int i = 0; i < 8; i++) c.Gpr(i) = *(uint*)(image + 40 + 4 * i);
         }
         else
         {
+            // A 16-bit TSS holds 16-bit registers; the upper words of the 32-bit registers become FFFFh and the
+            // upper word of EFLAGS 0 (what Bochs documents for 286 TSSs; the SDM leaves it unspecified).
             c.Rip = *(ushort*)(image + 14);
-            for (int i = 0; i < 8; i++) c.SetReg<ushort>(8 * i, *(ushort*)(image + 18 + 2 * i));
+            for (int i = 0; i < 8; i++) c.Gpr(i) = 0xFFFF_0000U | *(ushort*)(image + 18 + 2 * i);
         }
         c.Rflags = (newFlags & 0x3F_7FD7) | FlagBits.Reserved1;
         c.CcOp = 0;
+        // A 16-bit TSS has no FS/GS fields: they are loaded with null selectors (as Bochs and QEMU do).
         Span<ushort> selectors = stackalloc ushort[6];
         for (int i = 0; i < (new32 ? 6 : 4); i++)
             selectors[i] = new32 ? *(ushort*)(image + 72 + 4 * i) : *(ushort*)(image + 34 + 2 * i);
         ushort ldt = new32 ? *(ushort*)(image + 96) : *(ushort*)(image + 42);
-        if (!LoadTaskSegments(c, selectors, ldt, new32)) InterruptDelivery.DeliverException(c);
+        c.UpdateMode(); // CR0.TS and CR3 are part of the translation and decode state
+        bool ok = LoadTaskSegments(c, selectors, ldt);
+        // SDM 4.4.1: PAE paging reloads the PDPTEs when a task switch changes CR3; an invalid one is #GP(0),
+        // raised once the new task's segments are loaded (CR3 and the PDPTEs keep their old values).
+        if (ok && pdptesInvalid) ok = c.Fault(Vectors.GeneralProtection, 0);
+        if (ok && pushError) ok = PushErrorCode(c, new32, errorCode);
+        if (!ok) InterruptDelivery.DeliverException(c);
+        return true;
+    }
+
+    /// <summary>
+    /// Loads CR3 from a 32-bit TSS (paging enabled). Only a change flushes the TLB (SDM 4.10.4.1) and, with PAE
+    /// paging, reloads the PDPTEs from the new table; false (CR3 unchanged) when a present PDPTE has a reserved bit.
+    /// </summary>
+    private static bool LoadCr3(CpuContext c, uint cr3)
+    {
+        var a = c.Architectural;
+        ulong old = a.Cr3;
+        if (old == cr3) return true;
+        a.Cr3 = cr3;
+        bool pae = (a.Cr4 & 0x20) != 0 && (a.Efer & (1 << 10)) == 0;
+        if (pae && !c.LoadPdptes())
+        {
+            a.Cr3 = old;
+            return false;
+        }
+        c.FlushTlb();
+        return true;
+    }
+
+    /// <summary>The error code of an exception through a task gate, pushed on the new task's stack (dword for a 32-bit TSS).</summary>
+    private static bool PushErrorCode(CpuContext c, bool tss32, uint errorCode)
+    {
+        int size = tss32 ? 4 : 2;
+        ulong spMask = StackFrame.SpMask(c);
+        ulong sp = c.Gpr(4);
+        if (!StackFrame.CheckCurrent(c, sp, spMask, size, pop: false, 0)) return false;
+        if (!StackFrame.Push(c, c.Segments[SegmentLoader.Ss].Base, sp, spMask, [errorCode], size, out ulong newSp,
+                StackFrame.UserStack(c))) return false;
+        StackFrame.SetSp(c, newSp, spMask);
         return true;
     }
 
@@ -148,11 +181,10 @@ internal static unsafe class TaskSwitch
     }
 
     /// <summary>Loads LDTR and the segment registers of the new task with the checks of Table 7-1 (#TS, #NP, #SS).</summary>
-    private static bool LoadTaskSegments(CpuContext c, ReadOnlySpan<ushort> selectors, ushort ldt, bool tss32)
+    private static bool LoadTaskSegments(CpuContext c, ReadOnlySpan<ushort> selectors, ushort ldt)
     {
         // Selectors first, descriptors after: a fault leaves the remaining registers unusable.
-        for (int i = 0; i < 6; i++)
-            if (tss32 || i < 4) c.Segments[i] = new SegmentRegister { Selector = selectors[i], Unusable = true };
+        for (int i = 0; i < 6; i++) c.Segments[i] = new SegmentRegister { Selector = selectors[i], Unusable = true };
         c.Architectural.Ldtr = new SegmentRegister { Selector = ldt, Unusable = true };
         if ((c.Rflags & FlagBits.VM) != 0)
         {
@@ -185,8 +217,7 @@ internal static unsafe class TaskSwitch
         if (!DescriptorTable.SetAccessed(c, stackAddress, stack) || !DescriptorTable.SetAccessed(c, codeAddress, code)) return false;
         SegmentLoader.Commit(c, SegmentLoader.Ss, selectors[SegmentLoader.Ss], stack);
         SegmentLoader.Commit(c, SegmentLoader.Cs, cs, code);
-        ReadOnlySpan<int> data = tss32 ? [SegmentLoader.Es, SegmentLoader.Ds, SegmentLoader.Fs, SegmentLoader.Gs]
-            : [SegmentLoader.Es, SegmentLoader.Ds];
+        ReadOnlySpan<int> data = [SegmentLoader.Es, SegmentLoader.Ds, SegmentLoader.Fs, SegmentLoader.Gs];
         foreach (int i in data)
         {
             ushort s = selectors[i];
