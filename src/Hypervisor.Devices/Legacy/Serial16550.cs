@@ -11,6 +11,14 @@ namespace Hypervisor.Devices.Legacy;
 /// loopback and modem-status deltas. Transmission is instantaneous: a byte written to THR leaves for the
 /// backend at once, so THR and the transmitter are always empty again by the next access.
 /// The interrupt output reaches the PIC only through OUT2, as on every PC serial card.
+/// <para>
+/// The host end of the line is a terminal that honours RTS/CTS hardware flow control (EIA-232): it sends only
+/// while the guest asserts RTS (MCR bit 1) and otherwise keeps what was typed or piped, so nothing is lost to
+/// the guest's driver setup. Linux raises RTS only once the port is open and ready (serial_core's
+/// uart_port_startup), after its probe and startup have reset the FIFOs and read RBR to clear it; bytes the
+/// UART had taken before then would be thrown away. The same line gives back-pressure: a full receiver, or a
+/// driver that drops RTS to throttle, makes the host wait, as QEMU's chardev can_receive does.
+/// </para>
 /// </summary>
 public sealed class Serial16550 : IBusDevice, IDisposable
 {
@@ -22,7 +30,7 @@ public sealed class Serial16550 : IBusDevice, IDisposable
     /// <summary>Number of consecutive ports the UART occupies.</summary>
     public const ushort PortCount = 8;
 
-    /// <summary>Input the host sent that the FIFO could not take yet is held up to this many bytes.</summary>
+    /// <summary>Input the host sent that the receiver could not take yet is held up to this many bytes.</summary>
     public const int HostInputLimit = 1 << 20;
 
     private const int FifoDepth = 16;
@@ -240,10 +248,7 @@ public sealed class Serial16550 : IBusDevice, IDisposable
                     _dlm = value;
                     return -1;
                 }
-                _ier = (byte)(value & 0x0F);
-                // A THRE interrupt is generated whenever ETBEI is written as 1 while THR is empty; Linux's 8250
-                // driver probes for exactly this (UART_BUG_THRE) and falls back to polling if it is missing.
-                if ((_ier & IerThre) != 0) _thrInterruptPending = true;
+                WriteIer(value);
                 return -1;
             case IirFcr:
                 WriteFcr(value);
@@ -258,10 +263,9 @@ public sealed class Serial16550 : IBusDevice, IDisposable
             }
             case Mcr:
             {
-                bool wasLoopback = (_mcr & McrLoop) != 0;
                 _mcr = (byte)(value & 0x1F);
                 UpdateModemInputs();
-                if (wasLoopback && (_mcr & McrLoop) == 0) FillFromHost();
+                FillFromHost(); // RTS raised or loopback left: the host may send what it holds
                 return -1;
             }
             case Lsr:
@@ -271,6 +275,16 @@ public sealed class Serial16550 : IBusDevice, IDisposable
                 _scr = value;
                 return -1;
         }
+    }
+
+    private void WriteIer(byte value)
+    {
+        bool threEnabled = (value & IerThre) != 0 && (_ier & IerThre) == 0;
+        _ier = (byte)(value & 0x0F);
+        // Enabling ETBEI while THR is empty raises a THRE interrupt even after an IIR read consumed the last one
+        // (QEMU and Bochs: on the rising edge); Linux's 8250 driver probes for exactly this (UART_BUG_THRE) and
+        // falls back to polling the transmitter without it.
+        if (threEnabled) _thrInterruptPending = true;
     }
 
     private int WriteThr(byte value)
@@ -357,12 +371,13 @@ public sealed class Serial16550 : IBusDevice, IDisposable
     }
 
     /// <summary>
-    /// Moves held host input into the receiver while it has room. The host side has no baud rate, so instead of
-    /// overrunning the FIFO the bytes wait here, as they would in a real terminal's output queue.
+    /// Moves held host input into the receiver while the guest asserts RTS and the receiver has room. The host
+    /// side has no baud rate, so instead of overrunning the FIFO the bytes wait here, as they would in a real
+    /// terminal's output queue. Loopback disconnects the serial input (datasheet MCR bit 4).
     /// </summary>
     private void FillFromHost()
     {
-        if ((_mcr & McrLoop) != 0) return; // loopback disconnects the serial input (datasheet MCR bit 4)
+        if ((_mcr & (McrRts | McrLoop)) != McrRts) return;
         while (_hostInput.Count > 0 && _rxCount < RxCapacity) ReceiveCharacter(_hostInput.Dequeue(), isBreak: false);
     }
 

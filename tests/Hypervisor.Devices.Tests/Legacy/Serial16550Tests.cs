@@ -69,11 +69,12 @@ public class Serial16550Tests
     public void ReceivedDataSetsDataReadyAndRaisesIrqOnlyWithOut2()
     {
         _bus.Out8(Ier, 0x01);
+        _bus.Out8(Mcr, 0x02); // RTS: the host may send
         _backend.Send("A");
         Assert.Equal(0x61, _bus.In8(Lsr));
         Assert.Equal(0x04, _bus.In8(Iir));
         Assert.False(Irq4); // OUT2 clear: the PC's IRQ driver is disabled
-        _bus.Out8(Mcr, 0x08);
+        _bus.Out8(Mcr, 0x0A);
         Assert.True(Irq4);
         Assert.Equal((byte)'A', _bus.In8(Thr));
         Assert.False(Irq4);
@@ -132,7 +133,7 @@ public class Serial16550Tests
         _bus.Out8(Lcr, 0x03); // 8N1
         _bus.Out8(Fcr, 0x41); // FIFO on, trigger 4
         _bus.Out8(Ier, 0x01);
-        _bus.Out8(Mcr, 0x08);
+        _bus.Out8(Mcr, 0x0A);
         _backend.Send("abc");
         Assert.Equal(0xC1, _bus.In8(Iir));
         Assert.False(Irq4);
@@ -157,6 +158,7 @@ public class Serial16550Tests
     public void HostInputBeyondTheFifoWaitsInsteadOfOverrunning()
     {
         _bus.Out8(Fcr, 0x01);
+        _bus.Out8(Mcr, 0x02);
         var text = new string('z', 40);
         _backend.Send(text);
         var received = new List<byte>();
@@ -192,6 +194,7 @@ public class Serial16550Tests
     public void FcrClearsTheReceiveFifo()
     {
         _bus.Out8(Fcr, 0x01);
+        _bus.Out8(Mcr, 0x02);
         _backend.Send("abc");
         _bus.Out8(Fcr, 0x03);
         Assert.Equal(0x60, _bus.In8(Lsr));
@@ -240,6 +243,7 @@ public class Serial16550Tests
         _bus.Out8(Ier, 0x02);
         _bus.Out8(Mcr, 0x18);
         Assert.Equal(0x02, _bus.In8(Iir) & 0x0F); // pending inside the UART...
+        _bus.Out8(Ier, 0x00);
         _bus.Out8(Ier, 0x02);
         Assert.False(Irq4); // ...but OUT2 is forced inactive in loopback
         _bus.Out8(Mcr, 0x08);
@@ -261,11 +265,104 @@ public class Serial16550Tests
     [Fact]
     public void InputIsHeldDuringLoopbackAndDeliveredAfterIt()
     {
-        _bus.Out8(Mcr, 0x10);
+        _bus.Out8(Mcr, 0x12);
         _backend.Send("k");
         Assert.Equal(0, _bus.In8(Lsr) & 0x01);
-        _bus.Out8(Mcr, 0x00);
+        _bus.Out8(Mcr, 0x02);
         Assert.Equal((byte)'k', _bus.In8(Thr));
+    }
+
+    [Fact]
+    public void HostInputWaitsForRtsAndSurvivesLinuxsProbeAndStartup()
+    {
+        // Typed or piped before the guest booted: nothing may be lost to the driver's FIFO resets and RBR reads.
+        _backend.Send("echo hi\n");
+        // Linux 6.1, as traced under hv: console setup (DTR, 16450 mode), then autoconfig...
+        _bus.Out8(Ier, 0x00);
+        _bus.Out8(Fcr, 0x00);
+        _bus.Out8(Mcr, 0x01);
+        Assert.Equal(0x60, _bus.In8(Lsr)); // DTR alone is no invitation to send
+        _bus.Out8(Ier, 0x0F);
+        _bus.Out8(Ier, 0x00);
+        _bus.Out8(Mcr, 0x1A); // loopback test (RTS inside the loop does not reach the host)
+        _bus.In8(Msr);
+        _bus.Out8(Mcr, 0x01);
+        _bus.Out8(Fcr, 0x01);
+        Assert.Equal(0xC0, _bus.In8(Iir) & 0xC0); // FIFOs present: a 16550A
+        _bus.Out8(Fcr, 0x07);
+        _bus.Out8(Fcr, 0x00);
+        _bus.In8(Thr);
+        // ...then serial8250_do_startup: clear the FIFOs and the interrupt registers, OUT2, the THRE test, again.
+        _bus.Out8(Fcr, 0x01);
+        _bus.Out8(Fcr, 0x07);
+        _bus.Out8(Fcr, 0x00);
+        foreach (ushort port in new[] { Lsr, Thr, Iir, Msr }) _bus.In8(port);
+        _bus.Out8(Lcr, 0x03);
+        _bus.Out8(Mcr, 0x09);
+        _bus.Out8(Ier, 0x02);
+        Assert.Equal(0x02, _bus.In8(Iir));
+        _bus.Out8(Ier, 0x00);
+        foreach (ushort port in new[] { Lsr, Thr, Iir, Msr }) _bus.In8(port);
+        _bus.Out8(Ier, 0x05);
+        _bus.Out8(Fcr, 0x01);
+        _bus.Out8(Fcr, 0x81); // trigger level 8
+        Assert.False(Irq4);
+        // uart_port_startup raises RTS once the port is ready: now the host sends, at once.
+        _bus.Out8(Mcr, 0x0B);
+        Assert.True(Irq4);
+        Assert.Equal(0xC4, _bus.In8(Iir)); // 8 bytes: at the trigger level
+        var received = new List<byte>();
+        while ((_bus.In8(Lsr) & 0x01) != 0) received.Add(_bus.In8(Thr));
+        Assert.Equal("echo hi\n", System.Text.Encoding.ASCII.GetString(received.ToArray()));
+        Assert.False(Irq4);
+    }
+
+    [Fact]
+    public void DroppingRtsHoldsTheHostBackWithoutLosingInput()
+    {
+        _bus.Out8(Fcr, 0x01);
+        _bus.Out8(Mcr, 0x02);
+        var sent = Enumerable.Range(0, 40).Select(i => (byte)('0' + i)).ToArray();
+        _backend.Send(sent);
+        var received = new List<byte>();
+        for (int i = 0; i < 5; i++) received.Add(_bus.In8(Thr));
+        _bus.Out8(Mcr, 0x00); // throttled (CRTSCTS): what is in the FIFO stays, nothing more comes
+        while ((_bus.In8(Lsr) & 0x01) != 0) received.Add(_bus.In8(Thr));
+        Assert.Equal(5 + 16, received.Count); // each read with RTS up refilled the FIFO; then it only drained
+        _backend.Send("!"u8);
+        Assert.Equal(0, _bus.In8(Lsr) & 0x01);
+        _bus.Out8(Mcr, 0x02);
+        while ((_bus.In8(Lsr) & 0x01) != 0) received.Add(_bus.In8(Thr));
+        Assert.Equal([.. sent, (byte)'!'], received.ToArray());
+        Assert.Equal(0, _bus.In8(Lsr) & 0x02); // never an overrun
+    }
+
+    [Fact]
+    public void RaisingRtsWithInputHeldRaisesTheReceiveInterrupt()
+    {
+        _bus.Out8(Ier, 0x01);
+        _bus.Out8(Mcr, 0x08);
+        _backend.Send("x");
+        Assert.False(Irq4);
+        Assert.Equal(0x01, _bus.In8(Iir));
+        _bus.Out8(Mcr, 0x0A);
+        Assert.True(Irq4);
+        Assert.Equal(0x04, _bus.In8(Iir));
+    }
+
+    [Fact]
+    public void ThreIsRaisedOnTheRisingEdgeOfEtbeiOnly()
+    {
+        _bus.Out8(Mcr, 0x08);
+        _bus.Out8(Ier, 0x02);
+        Assert.Equal(0x02, _bus.In8(Iir)); // consumed by this read
+        _bus.Out8(Ier, 0x03); // ETBEI stays 1: no new THRE interrupt
+        Assert.Equal(0x01, _bus.In8(Iir));
+        Assert.False(Irq4);
+        _bus.Out8(Ier, 0x01);
+        _bus.Out8(Ier, 0x03);
+        Assert.True(Irq4);
+        Assert.Equal(0x02, _bus.In8(Iir));
     }
 
     [Fact]
