@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Runs the self-checking test guests (guest-drivers/testguest) under QEMU TCG, the oracle, and under
 # hv run --accel bt, and compares serial output and exit status line for line.
-#   tests/bt/guests.sh [GUEST...]          (default: modes exceptions paging timers smc decode tasks)
+#   tests/bt/guests.sh [GUEST...]          (default: modes exceptions paging timers smc decode tasks debug)
 # Lines starting with "~ " depend on features QEMU TCG lacks (lib32.inc) and are left out of the comparison;
 # the guest's own verdict and exit status still cover them.
 # HV_GUESTS_QEMU_ONLY=1 runs only the QEMU side (the guests' own checks); HV_BINARY=PATH runs another hv build.
@@ -12,7 +12,7 @@ source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 # Keep in step with tests/Hypervisor.Integration.Tests/Guests/GuestRunner.cs.
 qemu_cpu=qemu64,+pdpe1gb
 guests=("$@")
-[[ ${#guests[@]} -gt 0 ]] || guests=(modes exceptions paging timers smc decode tasks)
+[[ ${#guests[@]} -gt 0 ]] || guests=(modes exceptions paging timers smc decode tasks debug)
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 bash "$bt_root/guest-drivers/testguest/build.sh" "$work" >/dev/null

@@ -29,6 +29,9 @@ public sealed class Block
 
     public uint ModeKey { get; }
 
+    /// <summary>How the debug step treats the block's first instruction (TF and #DB rules that depend on it).</summary>
+    public StepKind FirstStepKind { get; init; }
+
     public const ulong NoPage = ulong.MaxValue;
 
     /// <summary>False once a write to its code invalidated it; a link to it must not be followed.</summary>
@@ -39,4 +42,19 @@ public sealed class Block
     public ulong LinkRipA, LinkRipB;
     public Block? LinkA, LinkB;
     public uint LinkGenerationA, LinkGenerationB;
+}
+
+/// <summary>Instructions whose single-step and #DB behaviour differs from "trap after it if TF was set before it".</summary>
+public enum StepKind : byte
+{
+    Normal,
+
+    /// <summary>INT n, INT3, INTO, INT1: when the interrupt is delivered, TF is cleared and no single-step trap follows.</summary>
+    SoftwareInterrupt,
+
+    /// <summary>SYSCALL, SYSRET: the single-step trap depends on TF after the instruction (FMASK, R11).</summary>
+    SystemCall,
+
+    /// <summary>MOV SS, POP SS: debug exceptions wait until the instruction boundary after the next instruction.</summary>
+    StackSegmentLoad,
 }

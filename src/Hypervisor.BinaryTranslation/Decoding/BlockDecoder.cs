@@ -53,6 +53,7 @@ public sealed unsafe class BlockDecoder
         _ops.Clear();
         int offset = 0, count = 0;
         bool endsWithBranch = false;
+        var firstKind = StepKind.Normal;
         ulong rip = c.Rip;
         while (true)
         {
@@ -81,11 +82,17 @@ public sealed unsafe class BlockDecoder
                 op.Length = (byte)ins.Length;
                 op.Handler = &Misc.InvalidOpcode;
             }
+            if (!undefined && ins.Code is Code.Syscall or Code.Sysretd or Code.Sysretq)
+            {
+                op.Imm = (ulong)op.Handler;
+                op.Handler = &global::Hypervisor.BinaryTranslation.System.DebugExceptions.SystemCall;
+            }
             // Non-flat segments outside 64-bit mode: a limit/rights check op runs before the instruction.
             if (!undefined && c.CheckedSegments != 0
                 && global::Hypervisor.BinaryTranslation.System.SegmentChecks.Bind(ins, c.CheckedSegments, c.CodeBits, out var check))
                 _ops.Add(check);
             _ops.Add(op);
+            if (count == 0) firstKind = StepKindOf(ins);
             count++;
             offset += ins.Length;
             if (undefined || EndsBlock(ins))
@@ -103,7 +110,21 @@ public sealed unsafe class BlockDecoder
             _ops.Add(end);
         }
         ulong second = offset > available ? secondPhysical : Block.NoPage;
-        return new Block([.. _ops], count, physical, second, modeKey);
+        return new Block([.. _ops], count, physical, second, modeKey) { FirstStepKind = firstKind };
+    }
+
+    private static StepKind StepKindOf(in Instruction ins)
+    {
+        switch (ins.Code)
+        {
+            case Code.Int_imm8: case Code.Int3: case Code.Into: case Code.Int1:
+                return StepKind.SoftwareInterrupt;
+            case Code.Syscall: case Code.Sysretd: case Code.Sysretq:
+                return StepKind.SystemCall;
+        }
+        bool loadsSs = ins.OpCount > 0 && ins.Op0Kind == OpKind.Register && ins.Op0Register == Register.SS
+                       && ins.Mnemonic is Mnemonic.Mov or Mnemonic.Pop;
+        return loadsSs ? StepKind.StackSegmentLoad : StepKind.Normal;
     }
 
     private static Block? FetchFailure(CpuContext c, ulong physical)

@@ -26,7 +26,7 @@ public enum RunExit
 /// Tier 0: runs cached decoded blocks. Between blocks - and only there - it looks at stop requests, queued
 /// device writes to code and (P1.4) pending interrupts; inside a block it does nothing but call handlers.
 /// </summary>
-public sealed unsafe class Interpreter
+public sealed unsafe partial class Interpreter
 {
     private volatile bool _stopRequested;
 
@@ -84,10 +84,19 @@ public sealed unsafe class Interpreter
                 block = null;
             }
 
+            // TF, RF, an armed breakpoint or a MOV SS inhibit: one instruction at a time with the #DB rules
+            // (Execution/DebugStep.cs). One test per block when nothing is armed.
+            if (((c.Rflags & (FlagBits.TF | FlagBits.RF)) | c.DebugArmed) != 0)
+            {
+                block = null;
+                if (DebugStep(c) is { } exit) return exit;
+                continue;
+            }
+
             var next = block == null ? null : FollowLink(block, c);
             if (next == null)
             {
-                next = Lookup(c);
+                next = Lookup(c, SingleStep);
                 if (next == null) return RunExit.Exception;
                 if (block != null) Link(block, next, c);
             }
@@ -122,6 +131,11 @@ public sealed unsafe class Interpreter
                     c.InstructionsRetired += index;
                     block = null;
                     break;
+                case ExitKind.StepTrap:
+                    c.Exit = ExitKind.None;
+                    c.InstructionsRetired += index + 1;
+                    RaiseStepTrap(c, 0);
+                    return RunExit.Exception;
             }
         }
     }
@@ -152,10 +166,14 @@ public sealed unsafe class Interpreter
         }
     }
 
-    private Block? Lookup(CpuContext c)
+    /// <summary>
+    /// Finds or decodes the block at CS:RIP; <paramref name="single"/> asks for a one-instruction block (cached
+    /// under mode-key bit 31, so normal blocks are never reused for it). Null with the fault pending when the fetch faults.
+    /// </summary>
+    private Block? Lookup(CpuContext c, bool single)
     {
         ulong linear = c.CodeLinear;
-        uint mode = c.ModeKey | (SingleStep ? 1u << 31 : 0);
+        uint mode = c.ModeKey | (single ? 1u << 31 : 0);
         var block = Cache.FindByLinear(linear, mode, c.TranslationGeneration);
         if (block != null) return block;
 
@@ -174,7 +192,7 @@ public sealed unsafe class Interpreter
         if (block != null && block.SecondPage != Block.NoPage && !SecondPageMatches(c, linear, block)) block = null;
         if (block == null)
         {
-            block = Decoder.Decode(c, host, physical, SingleStep ? 1 : MaxBlockInstructions, mode);
+            block = Decoder.Decode(c, host, physical, single ? 1 : MaxBlockInstructions, mode);
             if (block == null)
             {
                 c.Exit = ExitKind.None;

@@ -24,7 +24,7 @@ public sealed class CpuidModel
     public const int LinearAddressBits = 48;
 
     // CPUID.01H:EDX (Table 3-11).
-    public const uint Fpu = 1u << 0, Pse = 1u << 3, Tsc = 1u << 4, Msr = 1u << 5, Pae = 1u << 6, Mce = 1u << 7,
+    public const uint Fpu = 1u << 0, De = 1u << 2, Pse = 1u << 3, Tsc = 1u << 4, Msr = 1u << 5, Pae = 1u << 6, Mce = 1u << 7,
         Cx8 = 1u << 8, Apic = 1u << 9, Sep = 1u << 11, Mtrr = 1u << 12, Pge = 1u << 13, Mca = 1u << 14,
         Cmov = 1u << 15, Pat = 1u << 16, Clfsh = 1u << 19, Mmx = 1u << 23, Fxsr = 1u << 24, Sse = 1u << 25,
         Sse2 = 1u << 26;
@@ -46,11 +46,11 @@ public sealed class CpuidModel
     public const uint InvariantTsc = 1u << 8;
 
     /// <summary>
-    /// CPUID.01H:EDX. No VME, DE (no debug-register breakpoints or I/O breakpoints are enforced), PSE-36, ACPI/TM,
-    /// SS or HTT. APIC is reported only while the vCPU has an enabled local APIC.
+    /// CPUID.01H:EDX. DE: CR4.DE, I/O breakpoints and DR4/DR5 #UD (System/DebugBreakpoints). No VME, PSE-36,
+    /// ACPI/TM, SS or HTT. APIC is reported only while the vCPU has an enabled local APIC.
     /// </summary>
     public uint Leaf1Edx { get; set; } =
-        Fpu | Pse | Tsc | Msr | Pae | Mce | Cx8 | Apic | Sep | Mtrr | Pge | Mca | Cmov | Pat | Clfsh | Mmx | Fxsr | Sse | Sse2;
+        Fpu | De | Pse | Tsc | Msr | Pae | Mce | Cx8 | Apic | Sep | Mtrr | Pge | Mca | Cmov | Pat | Clfsh | Mmx | Fxsr | Sse | Sse2;
 
     /// <summary>CPUID.01H:ECX: CMPXCHG16B, TSC-deadline (with a local APIC), "running under a hypervisor".</summary>
     public uint Leaf1Ecx { get; set; } = Cx16 | TscDeadline | Hypervisor;
@@ -98,6 +98,7 @@ public sealed class CpuidModel
             // TSD and PCE exist on every P6-class processor; the others follow their feature flags.
             ulong mask = 1UL << 2 | 1UL << 8;
             uint edx = Leaf1Edx;
+            if ((edx & De) != 0) mask |= 1UL << 3;
             if ((edx & Pse) != 0) mask |= 1UL << 4;
             if ((edx & Pae) != 0) mask |= 1UL << 5;
             if ((edx & Mce) != 0) mask |= 1UL << 6;

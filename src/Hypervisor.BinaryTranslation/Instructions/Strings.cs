@@ -54,7 +54,8 @@ public struct CheckedStrings : IStringSegmentCheck
 /// MOVS/STOS/LODS/SCAS/CMPS/INS/OUTS with REP/REPE/REPNE (Intel SDM Vol. 1, 7.3.9; Vol. 2B REP). A repeated
 /// instruction runs in chunks: after <see cref="IterationsPerChunk"/> iterations it leaves RIP on itself and
 /// ends the block, so interrupts and stop requests are seen during a long copy, and it resumes from the
-/// registers - exactly the architectural restart point.
+/// registers - exactly the architectural restart point. While TF or a data breakpoint is armed a chunk is one
+/// iteration (<see cref="CpuContext.RepIterationLimit"/>): the #DB trap follows the iteration that caused it.
 /// Outside 64-bit mode, when DS:rSI (or its override) or ES:rDI is a segment the mode key marks for checking,
 /// the instruction runs the <see cref="CheckedStrings"/> instantiation, which checks every iteration's operands
 /// before touching memory, as hardware does: a REP form that leaves the segment faults on that iteration with
@@ -169,7 +170,8 @@ public static unsafe class Strings
     {
         var kind = (Kind)op.Cond;
         bool compares = kind is Kind.Scas or Kind.Cmps;
-        for (int i = 0; i < IterationsPerChunk; i++)
+        int limit = c.RepIterationLimit;
+        for (int i = 0; i < limit; i++)
         {
             ulong count = TA.Get(c, Rcx);
             if (count == 0) return true;
@@ -182,7 +184,10 @@ public static unsafe class Strings
             }
         }
         if (TA.Get(c, Rcx) == 0) return true;
+        // Between iterations: an event taken here pushes RF = 1, so an instruction breakpoint on the string
+        // instruction does not fire again when it resumes (SDM Vol. 3, 19.3.1.1).
         c.Rip -= op.Length;
+        c.Rflags |= FlagBits.RF;
         return false;
     }
 

@@ -333,6 +333,8 @@ public sealed unsafe partial class CpuContext
         ulong p2 = 0;
         var k2 = PageKind.Ram;
         if (first < length && !Resolve(second, access, user, out h2, out p2, out k2)) return false;
+        if ((DebugArmed & global::Hypervisor.BinaryTranslation.System.DebugBreakpoints.ArmedData) != 0)
+            global::Hypervisor.BinaryTranslation.System.DebugBreakpoints.MatchData(this, linear, length, access == AccessType.Write);
         if (access == AccessType.Write)
         {
             CopyOut(h1, p1, k1, buffer, first);
@@ -399,10 +401,16 @@ public sealed unsafe partial class CpuContext
         byte attributes = (byte)(t.PageShift | ((t.Rights & PageRights.Global) != 0 ? GlobalAttribute : 0));
         if (t.PageShift > 12) _largeEntries = true;
 
+        // A page holding a data breakpoint stays out of the TLB, so every access to it comes here and is matched.
+        bool watched = WatchedPageCount != 0 && IsWatchedPage(linearPage);
+
         // Any page the requester may write it may also read.
-        ReadTlb[index].Tag = linearPage;
-        ReadTlb[index].Delta = delta;
-        _readAttributes[index] = attributes;
+        if (!watched)
+        {
+            ReadTlb[index].Tag = linearPage;
+            ReadTlb[index].Delta = delta;
+            _readAttributes[index] = attributes;
+        }
         if (readOnly) return true;
         bool mapWritable;
         if (access == AccessType.Write)
@@ -416,7 +424,7 @@ public sealed unsafe partial class CpuContext
             mapWritable = (t.Rights & (PageRights.Writable | PageRights.Dirty)) == (PageRights.Writable | PageRights.Dirty)
                           && access == AccessType.Read && !Memory.Code.IsCode(page);
         }
-        if (mapWritable)
+        if (mapWritable && !watched)
         {
             WriteTlb[index].Tag = linearPage;
             WriteTlb[index].Delta = delta;

@@ -30,6 +30,7 @@ public sealed partial class CpuContext
         LoadSseState(state.FxSave);
         LoadX87State(state.FxSave);
         UpdateMode();
+        System.DebugBreakpoints.Refresh(this);
         // The PDPTE registers are not part of CpuState: reload them as the processor would on entering this state.
         if (PaePagingActive) LoadPdptes();
     }
@@ -152,9 +153,14 @@ public sealed partial class CpuContext
     /// </summary>
     public void PortRead(ushort port, Span<byte> data)
     {
+        if ((DebugArmed & System.DebugBreakpoints.ArmedIo) != 0) System.DebugBreakpoints.MatchIo(this, port, data.Length);
         if (Memory.Io != null) Memory.Io.PortRead(port, data);
         else data.Fill(0xFF);
     }
 
-    public void PortWrite(ushort port, ReadOnlySpan<byte> data) => Memory.Io?.PortWrite(port, data);
+    public void PortWrite(ushort port, ReadOnlySpan<byte> data)
+    {
+        if ((DebugArmed & System.DebugBreakpoints.ArmedIo) != 0) System.DebugBreakpoints.MatchIo(this, port, data.Length);
+        Memory.Io?.PortWrite(port, data);
+    }
 }

@@ -27,6 +27,12 @@ public enum ExitKind : byte
 
     /// <summary>The rest of the block is stale (a store hit its code page) or the mode changed: look the block up again.</summary>
     Restart,
+
+    /// <summary>
+    /// The instruction completed and a single-step trap follows it whatever TF was at its start (SYSCALL/SYSRET
+    /// with TF = 1 afterwards, System/DebugExceptions); RIP is past the instruction.
+    /// </summary>
+    StepTrap,
 }
 
 /// <summary>An exception raised by an instruction (Intel SDM Vol. 3, 6.3), delivered by the caller.</summary>

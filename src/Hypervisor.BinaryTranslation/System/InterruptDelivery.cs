@@ -35,6 +35,7 @@ public static class InterruptDelivery
         var e = c.Exception;
         c.Exit = ExitKind.None;
         if (e.Vector == Vectors.PageFault) c.Architectural.Cr2 = e.FaultAddress;
+        if (DebugExceptions.IsFaultClass(e.Vector)) c.Rflags |= FlagBits.RF;
         Deliver(c, e.Vector, EventSource.Exception, e.HasErrorCode, e.ErrorCode);
     }
 

@@ -5,7 +5,8 @@ namespace Hypervisor.BinaryTranslation.System;
 
 /// <summary>
 /// MOV to/from DR0-DR7 (Intel SDM Vol. 2B MOV—Move to/from Debug Registers; Vol. 3, 19.2). The registers hold
-/// what software writes, with DR6/DR7's fixed bits; breakpoints are not armed (CPUID does not advertise DE).
+/// what software writes, with DR6/DR7's fixed bits; a write to DR0-DR3 or DR7 re-arms the breakpoints
+/// (<see cref="DebugBreakpoints.Refresh"/>) and ends the block, so a breakpoint on the very next instruction is seen.
 /// Op.Cond = register number, Op.Aux = 1 for a 64-bit operand; the GPR is R0 (from DR) or R1 (to DR).
 /// </summary>
 public static class DebugRegisters
@@ -43,8 +44,9 @@ public static class DebugRegisters
         }
         if ((a.Dr7 & Dr7Gd) != 0)
         {
-            a.Dr6 |= Dr6Bd;
-            a.Dr7 &= ~Dr7Gd;
+            // A fault-class #DB: the frame gets RF = 1 (SDM 19.3.1.1), DR6.BD is set and GD cleared.
+            DebugBreakpoints.Report(c, Dr6Bd);
+            c.Rflags |= Flags.FlagBits.RF;
             return Raise(c.Fault(Vectors.Debug));
         }
         return register;
@@ -88,6 +90,8 @@ public static class DebugRegisters
                 a.Dr7 = (value & Dr7Writable) | Dr7Fixed1;
                 break;
         }
-        return true;
+        if (register == 6) return true;
+        DebugBreakpoints.Refresh(c);
+        return false;
     }
 }

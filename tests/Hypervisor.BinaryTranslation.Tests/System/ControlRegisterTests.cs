@@ -91,7 +91,6 @@ public class ControlRegisterTests
     [Theory]
     [InlineData(0)] // VME
     [InlineData(1)] // PVI
-    [InlineData(3)] // DE
     [InlineData(11)] // UMIP
     [InlineData(12)] // LA57
     [InlineData(13)] // VMXE

@@ -64,9 +64,10 @@ public class CpuidModelTests
                         | CpuidModel.Cx8 | CpuidModel.Pge | CpuidModel.Cmov | CpuidModel.Fxsr | CpuidModel.Mmx
                         | CpuidModel.Sse | CpuidModel.Sse2;
         Assert.Equal(required, r1.Edx & required);
-        // SSE3 and later, VME, DE, HTT are not implemented.
+        // SSE3 and later, VME, HTT are not implemented; DE is (debug extensions: CR4.DE, I/O breakpoints).
         Assert.Equal(0u, r1.Ecx & 1);
-        Assert.Equal(0u, r1.Edx & (1u << 1 | 1u << 2 | 1u << 28));
+        Assert.Equal(0u, r1.Edx & (1u << 1 | 1u << 28));
+        Assert.NotEqual(0u, r1.Edx & CpuidModel.De);
         Assert.NotEqual(0u, r1.Ecx & CpuidModel.Hypervisor);
         var e1 = Run(m, 0x8000_0001);
         Assert.Equal(CpuidModel.LongMode | CpuidModel.Nx | CpuidModel.Syscall | CpuidModel.Rdtscp | CpuidModel.Page1Gb,

@@ -6,7 +6,7 @@ namespace Hypervisor.Integration.Tests.Guests;
 /// </summary>
 public sealed class GuestBtComparisonTests
 {
-    public static TheoryData<string> Guests => new() { "hello", "modes", "exceptions", "paging", "timers", "smc", "decode", "tasks" };
+    public static TheoryData<string> Guests => new() { "hello", "modes", "exceptions", "paging", "timers", "smc", "decode", "tasks", "debug" };
 
     [Theory]
     [MemberData(nameof(Guests))]

@@ -1,0 +1,85 @@
+using Hypervisor.BinaryTranslation.Execution;
+using Hypervisor.BinaryTranslation.Flags;
+using static Iced.Intel.AssemblerRegisters;
+
+namespace Hypervisor.BinaryTranslation.Tests.SystemLevel;
+
+/// <summary>
+/// #DB and RF through real IA-32e delivery (Intel SDM Vol. 3, 19.3.1.1, 6.14): ICEBP, software interrupts under
+/// TF, and the RF value pushed for faults. Each handler copies the pushed RIP to RDX and RFLAGS to RCX and halts.
+/// </summary>
+public class DebugDeliveryTests
+{
+    private const ulong Code = 0x1000, DebugHandler = 0x21000, OtherHandler = 0x22000;
+
+    private static SystemMachine Build()
+    {
+        var m = new SystemMachine();
+        m.BuildLongMode();
+        foreach (ulong handler in new[] { DebugHandler, OtherHandler })
+        {
+            m.Load(handler, 64, a =>
+            {
+                a.mov(rdx, __qword_ptr[rsp]);
+                a.mov(rcx, __qword_ptr[rsp + 16]);
+                a.mov(esi, (int)handler);
+                a.hlt();
+            });
+        }
+        m.SetGate64(1, DebugHandler);
+        for (int v = 3; v < 14; v++) m.SetGate64(v, OtherHandler, dpl: 3);
+        return m;
+    }
+
+    /// <summary>ICEBP (INT1): a #DB trap past the instruction, without the gate DPL check and without DR6 bits.</summary>
+    [Fact]
+    public void IcebpDeliversADebugTrapWithoutDr6Conditions()
+    {
+        using var m = Build();
+        m.Load(Code, 64, a => a.int1());
+        m.Cpu.Rip = Code;
+        ulong dr6 = m.Cpu.Architectural.Dr6;
+        Assert.Equal(RunExit.Halted, m.Run());
+        Assert.Equal(DebugHandler, m.Cpu.Gpr(6));
+        Assert.Equal(Code + 1, m.Cpu.Gpr(2));
+        Assert.Equal(dr6, m.Cpu.Architectural.Dr6);
+    }
+
+    /// <summary>INT3 under TF: delivery clears TF, so no single-step trap follows the INT3 (the handler runs unstepped).</summary>
+    [Fact]
+    public void Int3UnderTfIsNotFollowedByASingleStepTrap()
+    {
+        using var m = Build();
+        m.Load(Code, 64, a => a.int3());
+        m.Cpu.Rip = Code;
+        m.Cpu.Rflags |= FlagBits.TF;
+        Assert.Equal(RunExit.Halted, m.Run());
+        Assert.Equal(OtherHandler, m.Cpu.Gpr(6));
+        Assert.Equal(Code + 1, m.Cpu.Gpr(2));
+        Assert.NotEqual(0UL, m.Cpu.Gpr(1) & FlagBits.TF);
+        Assert.Equal(0UL, m.Cpu.Rflags & FlagBits.TF);
+    }
+
+    /// <summary>A fault-class exception pushes RF = 1; a single-step trap pushes the RF of the moment (0).</summary>
+    [Fact]
+    public void FaultsPushRfAndTrapsDoNot()
+    {
+        using var m = Build();
+        m.Load(Code, 64, a => a.ud2());
+        m.Cpu.Rip = Code;
+        Assert.Equal(RunExit.Halted, m.Run());
+        Assert.Equal(OtherHandler, m.Cpu.Gpr(6));
+        Assert.Equal(Code, m.Cpu.Gpr(2));
+        Assert.NotEqual(0UL, m.Cpu.Gpr(1) & FlagBits.RF);
+        Assert.Equal(0UL, m.Cpu.Rflags & FlagBits.RF);
+
+        using var n = Build();
+        n.Load(Code, 64, a => a.nop());
+        n.Cpu.Rip = Code;
+        n.Cpu.Rflags |= FlagBits.TF;
+        Assert.Equal(RunExit.Halted, n.Run());
+        Assert.Equal(DebugHandler, n.Cpu.Gpr(6));
+        Assert.Equal(Code + 1, n.Cpu.Gpr(2));
+        Assert.Equal(0UL, n.Cpu.Gpr(1) & FlagBits.RF);
+    }
+}
