@@ -58,7 +58,8 @@ public sealed unsafe partial class Interpreter
         c.RepIterationLimit = tf || (c.DebugArmed & (DebugBreakpoints.ArmedData | DebugBreakpoints.ArmedIo)) != 0
             ? 1
             : Strings.IterationsPerChunk;
-        ref Op op = ref MemoryMarshal.GetArrayDataReference(block.Ops);
+        ref Op first = ref MemoryMarshal.GetArrayDataReference(block.Ops);
+        ref Op op = ref first;
         while (true)
         {
             c.Rip += op.Length;
@@ -76,10 +77,16 @@ public sealed unsafe partial class Interpreter
                 EndInhibit(c);
                 return RunExit.Exception;
             case ExitKind.Restart:
-                // The block went stale before the instruction ran: nothing retired, RF is as it was.
                 c.Exit = ExitKind.None;
-                c.Rflags |= flags & FlagBits.RF;
-                return null;
+                // The instruction wrote to its own code page: the end-of-block op after it was made stale, but
+                // the instruction completed. Stale before it ran: nothing retired, RF is as it was.
+                int index = (int)(Unsafe.ByteOffset(ref first, ref op) / sizeof(Op));
+                if (index == 0 || Unsafe.Add(ref first, index - 1).Length == 0 || op.Length != 0)
+                {
+                    c.Rflags |= flags & FlagBits.RF;
+                    return null;
+                }
+                break;
             case ExitKind.Halt:
                 c.Exit = ExitKind.None;
                 halted = true;

@@ -50,7 +50,10 @@ public sealed unsafe partial class Interpreter
     /// <summary>Longest block in instructions.</summary>
     public int MaxBlockInstructions { get; set; } = 128;
 
-    /// <summary>Decode one instruction per block, so every instruction is a block boundary (single-stepping, TF).</summary>
+    /// <summary>
+    /// Decode one instruction per block, so every instruction is a block boundary: the VMM's own stepping (an
+    /// interrupt shadow). The guest's TF and debug registers are handled by the debug step (DebugStep.cs).
+    /// </summary>
     public bool SingleStep { get; set; }
 
     /// <summary>Makes a running <see cref="Run"/> return <see cref="RunExit.Stopped"/> at the next block boundary.</summary>

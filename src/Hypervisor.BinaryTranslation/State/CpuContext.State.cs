@@ -30,6 +30,9 @@ public sealed partial class CpuContext
         LoadSseState(state.FxSave);
         LoadX87State(state.FxSave);
         UpdateMode();
+        // A loaded state starts at an instruction boundary with no MOV SS inhibit pending.
+        DebugArmed = 0;
+        PendingDebugDr6 = 0;
         System.DebugBreakpoints.Refresh(this);
         // The PDPTE registers are not part of CpuState: reload them as the processor would on entering this state.
         if (PaePagingActive) LoadPdptes();

@@ -191,6 +191,24 @@ public class DebugStepTests
         Assert.Equal(entry, m.Cpu.Rip);
     }
 
+    /// <summary>A store into its own code page makes the stepped block stale after the store: it still completed and traps.</summary>
+    [Fact]
+    public void StoreIntoTheSteppedCodePageStillTraps()
+    {
+        using var m = new TestMachine();
+        m.Load(a =>
+        {
+            a.mov(__byte_ptr[rbx], 0x90);
+            a.nop();
+        });
+        m.Cpu.Gpr(3) = TestMachine.CodeBase + 0x100;
+        m.Cpu.Rflags |= FlagBits.TF;
+        long retired = m.Cpu.InstructionsRetired;
+        ExpectStep(m, TestMachine.CodeBase + 3);
+        Assert.Equal(retired + 1, m.Cpu.InstructionsRetired);
+        ExpectStep(m, TestMachine.CodeBase + 4);
+    }
+
     /// <summary>Nothing armed: the debug step is not taken.</summary>
     [Fact]
     public void DisarmingDr7LeavesNothingArmed()
