@@ -8,11 +8,16 @@ namespace Hypervisor.Cli.SerialConsole;
 /// The serial console on hv's own stdin/stdout. On a terminal: raw mode (restored on exit, on Dispose and on
 /// SIGTERM/SIGHUP/SIGQUIT) and the Ctrl-A escapes of <see cref="EscapeSequence"/>. Otherwise (a pipe, a file)
 /// bytes pass through unchanged and end of input simply stops input.
+/// <para>
+/// Input that arrives before the device attaches is kept and handed over first on attach; past
+/// <see cref="MaxHeldInput"/> the input thread stops reading until then, so a long script piped into hv waits
+/// in the pipe instead of being cut. Once attached, the device holds what its receiver cannot take yet.
+/// </para>
 /// </summary>
 public sealed unsafe class StdioCharacterBackend : ICharacterBackend, IDisposable
 {
-    // Keys typed before the guest's UART driver attaches are kept, up to a screenful of typing.
-    private const int MaxHeldInput = 4096;
+    /// <summary>Input read before the device attaches that is kept in memory; more waits unread.</summary>
+    internal const int MaxHeldInput = 4096;
 
     private readonly object _lock = new();
     private readonly int _inputFd;
@@ -24,6 +29,7 @@ public sealed unsafe class StdioCharacterBackend : ICharacterBackend, IDisposabl
     private readonly List<byte> _heldInput = [];
     private readonly Thread _reader;
     private CharacterReceiver? _receiver;
+    private bool _disposed;
 
     /// <param name="quit">Called on the input thread when the user types Ctrl-A x; it is expected not to return.</param>
     public StdioCharacterBackend(Action quit) : this(0, 1, quit)
@@ -70,17 +76,21 @@ public sealed unsafe class StdioCharacterBackend : ICharacterBackend, IDisposabl
         }
     }
 
+    /// <summary>
+    /// Attaches the device and hands it the input held so far. Delivery happens under the backend's lock, so
+    /// held bytes go first, and once a detach returns the device gets nothing more.
+    /// </summary>
     public void SetReceiver(CharacterReceiver? receiver)
     {
-        byte[] held;
         lock (_lock)
         {
             _receiver = receiver;
-            if (receiver is null || _heldInput.Count == 0) return;
-            held = [.. _heldInput];
+            if (receiver is null) return;
+            Monitor.PulseAll(_lock); // an input thread waiting for room can go on
+            if (_heldInput.Count == 0) return;
+            receiver(CollectionsMarshal.AsSpan(_heldInput));
             _heldInput.Clear();
         }
-        receiver(held);
     }
 
     /// <summary>Waits for the input thread to see end of input (tests close their pipe, then wait).</summary>
@@ -122,25 +132,27 @@ public sealed unsafe class StdioCharacterBackend : ICharacterBackend, IDisposabl
                     }
                 }
             }
-            Deliver(toGuest);
+            if (!Deliver(toGuest)) return;
         }
     }
 
-    private void Deliver(List<byte> bytes)
+    /// <summary>
+    /// Hands <paramref name="bytes"/> to the device, or holds them until it attaches; with the hold full, waits
+    /// for the attach (back-pressure on the input). False when the backend was disposed meanwhile.
+    /// </summary>
+    private bool Deliver(List<byte> bytes)
     {
-        if (bytes.Count == 0) return;
-        CharacterReceiver? receiver;
+        if (bytes.Count == 0) return true;
         lock (_lock)
         {
-            receiver = _receiver;
-            if (receiver is null)
-            {
-                int room = MaxHeldInput - _heldInput.Count;
-                if (room > 0) _heldInput.AddRange(bytes.Take(room));
-                return;
-            }
+            while (_receiver is null && !_disposed && _heldInput.Count > 0 &&
+                   _heldInput.Count + bytes.Count > MaxHeldInput)
+                Monitor.Wait(_lock);
+            if (_disposed) return false;
+            if (_receiver is null) _heldInput.AddRange(bytes);
+            else _receiver(CollectionsMarshal.AsSpan(bytes));
+            return true;
         }
-        receiver(CollectionsMarshal.AsSpan(bytes));
     }
 
     private void OnProcessExit(object? sender, EventArgs e) => _terminal?.Restore();
@@ -151,6 +163,11 @@ public sealed unsafe class StdioCharacterBackend : ICharacterBackend, IDisposabl
         _signals.Clear();
         AppDomain.CurrentDomain.ProcessExit -= OnProcessExit;
         _terminal?.Restore();
-        lock (_lock) _receiver = null;
+        lock (_lock)
+        {
+            _receiver = null;
+            _disposed = true;
+            Monitor.PulseAll(_lock);
+        }
     }
 }

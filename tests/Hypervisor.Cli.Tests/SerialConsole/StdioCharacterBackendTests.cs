@@ -58,6 +58,34 @@ public unsafe class StdioCharacterBackendTests : IDisposable
         Assert.Equal("early"u8.ToArray(), Take(received, 5));
     }
 
+    [Fact]
+    public void Input_beyond_the_hold_waits_unread_until_the_device_attaches_and_none_is_lost()
+    {
+        using var backend = Track(new StdioCharacterBackend(_inputRead, _outputWrite, () => { }));
+        // A script piped into hv before the machine is up: more than the backend keeps in memory.
+        byte[] script = new byte[5 * StdioCharacterBackend.MaxHeldInput];
+        for (int i = 0; i < script.Length; i++) script[i] = (byte)('a' + i % 26);
+        WriteAll(_inputWrite, script); // fits in the pipe's 64 KiB
+        Thread.Sleep(200);
+
+        var received = new BlockingCollection<byte>();
+        backend.SetReceiver(data =>
+        {
+            foreach (byte b in data) received.Add(b);
+        });
+        Assert.Equal(script, Take(received, script.Length));
+    }
+
+    [Fact]
+    public void Disposing_while_input_waits_for_the_device_ends_the_input_thread()
+    {
+        var backend = Track(new StdioCharacterBackend(_inputRead, _outputWrite, () => { }));
+        WriteAll(_inputWrite, new byte[2 * StdioCharacterBackend.MaxHeldInput]);
+        Thread.Sleep(200);
+        backend.Dispose();
+        Assert.True(backend.WaitForEndOfInput(TimeSpan.FromSeconds(10)));
+    }
+
     private StdioCharacterBackend Track(StdioCharacterBackend backend) => _backend = backend;
 
     private static byte[] Take(BlockingCollection<byte> received, int count)
