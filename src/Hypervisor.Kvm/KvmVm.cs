@@ -51,6 +51,7 @@ public sealed unsafe partial class KvmVm : IVm, IKvmEventFds
             var pit = new kvm_pit_config { flags = KVM_PIT_SPEAKER_DUMMY };
             KvmNative.Ioctl(_fd, KvmIoctls.KVM_CREATE_PIT2, ref pit, "KVM_CREATE_PIT2");
             foreach (var region in setup.Memory.Regions) SetMemorySlot(region, logDirty: false);
+            setup.Memory.AccessChanged += RemapSlot;
             Interrupts = new KvmInterruptController(this);
             InitializeRouting();
         }
@@ -114,6 +115,25 @@ public sealed unsafe partial class KvmVm : IVm, IKvmEventFds
         return bitmap;
     }
 
+    /// <summary>
+    /// A region turned read-only or writable (shadow RAM): KVM lets a slot's flags change only through deleting
+    /// it (memory_size 0) and creating it again (api.rst 4.35).
+    /// </summary>
+    private void RemapSlot(MemoryRegion region)
+    {
+        if (!ReadOnlyMemorySupported) return;
+        var delete = new kvm_userspace_memory_region
+        {
+            slot = (uint)region.Slot,
+            guest_phys_addr = region.GuestPhysicalAddress,
+            memory_size = 0,
+            userspace_addr = (ulong)region.HostAddress,
+        };
+        KvmNative.Ioctl(Fd, KvmIoctls.KVM_SET_USER_MEMORY_REGION, ref delete,
+            $"KVM_SET_USER_MEMORY_REGION deleting '{region.Name}' at 0x{region.GuestPhysicalAddress:x}");
+        SetMemorySlot(region, _dirtyLogging && !region.ReadOnly);
+    }
+
     private void SetMemorySlot(MemoryRegion region, bool logDirty)
     {
         uint flags = 0;
@@ -133,6 +153,7 @@ public sealed unsafe partial class KvmVm : IVm, IKvmEventFds
 
     public void Dispose()
     {
+        Setup.Memory.AccessChanged -= RemapSlot;
         lock (_vcpus)
         {
             foreach (var vcpu in _vcpus) vcpu.Dispose();

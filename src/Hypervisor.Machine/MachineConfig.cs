@@ -62,6 +62,9 @@ public sealed record MachineConfig
 
     public BootSource Boot { get; init; } = BootSource.Kernel;
 
+    /// <summary>Where the firmware's debug log (isa-debugcon, port 0x402) goes; null drops it.</summary>
+    public string? DebugConsolePath { get; init; }
+
     public IReadOnlyList<DiskConfig> Disks { get; init; } = [];
     public IReadOnlyList<NetConfig> Networks { get; init; } = [];
     public SerialConfig Serial { get; init; } = new SerialConfig.Stdio();

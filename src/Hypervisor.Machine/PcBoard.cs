@@ -28,6 +28,7 @@ public sealed class PcBoard : IDisposable
 {
     private readonly List<IDisposable> _owned = [];
     private readonly List<VirtioPciTransport> _virtio = [];
+    private readonly List<int> _diskSlots = [], _netSlots = [];
     private readonly MsiIrqFdRouter _msi;
     private VirtioKernelNotifications? _kernelNotifications;
 
@@ -66,8 +67,32 @@ public sealed class PcBoard : IDisposable
         AddNetworks(config, memory);
         AddConsolePorts(config, memory);
         AddVirtio(new VirtioRng(memory));
-        // Without a BIOS nobody else assigns BARs and PIRQ routes; with one, the BIOS does it.
-        if (config.Boot == BootSource.Kernel) Pci.ConfigureForDirectBoot();
+        if (config.Bios is null)
+        {
+            // Without a BIOS nobody else assigns BARs and PIRQ routes; with one, the BIOS does it.
+            Pci.ConfigureForDirectBoot();
+        }
+        else
+        {
+            BiosBoot.AddFirmwareConfigFiles(FwCfg, config, memory, _diskSlots, _netSlots);
+            if (config.DebugConsolePath is { } log)
+            {
+                Stream stream;
+                try
+                {
+                    stream = new FileStream(log, FileMode.Create, FileAccess.Write, FileShare.Read);
+                }
+                catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+                {
+                    throw new MachineConfigurationException($"--debugcon {log}: {e.Message}", e);
+                }
+                Own(new DebugCon(stream)).RegisterPorts(ports);
+            }
+            else
+            {
+                new DebugCon(null).RegisterPorts(ports);
+            }
+        }
     }
 
     public CmosRtc Rtc { get; }
@@ -91,7 +116,7 @@ public sealed class PcBoard : IDisposable
             {
                 throw new MachineConfigurationException($"--disk {disk.Path}: {e.Message}", e);
             }
-            AddVirtio(Own(new VirtioBlk(memory, backend, serial: $"hv{i}")));
+            _diskSlots.Add(AddVirtio(Own(new VirtioBlk(memory, backend, serial: $"hv{i}"))));
         }
     }
 
@@ -120,7 +145,7 @@ public sealed class PcBoard : IDisposable
             {
                 throw new MachineConfigurationException($"--net {spec}: {e.Message}", e);
             }
-            AddVirtio(Own(new VirtioNet(memory, backend, mac)));
+            _netSlots.Add(AddVirtio(Own(new VirtioNet(memory, backend, mac))));
         }
     }
 
@@ -146,11 +171,13 @@ public sealed class PcBoard : IDisposable
         AddVirtio(Own(new VirtioConsole(memory, new FilePortBackend(null, null), ports)));
     }
 
-    private void AddVirtio(VirtioDevice device)
+    /// <summary>Adds the device on a virtio-pci transport and returns its slot.</summary>
+    private int AddVirtio(VirtioDevice device)
     {
         var transport = new VirtioPciTransport(device);
-        Pci.AddDevice(transport);
+        int slot = Pci.AddDevice(transport);
         _virtio.Add(transport);
+        return slot;
     }
 
     /// <summary>

@@ -28,6 +28,7 @@ public sealed class VirtualMachine : IDisposable
     private readonly PcBoard _board;
     private readonly IVcpu[] _vcpus;
     private readonly UserspaceIrqChip? _irqChip;
+    private readonly Hypervisor.Boot.Firmware.ShadowRam? _shadow;
 
     /// <summary>The guest TSC rate under a userspace irqchip (BT); KVM keeps the host's.</summary>
     public const long TscFrequencyHz = 2_000_000_000;
@@ -36,7 +37,8 @@ public sealed class VirtualMachine : IDisposable
     {
         _config = config;
         _diagnostics = diagnostics;
-        _memory = AllocateMemory(config.MemoryBytes);
+        if (config.Bios is not null) (_memory, _shadow) = BiosBoot.CreateMemory(config);
+        else _memory = AllocateMemory(config.MemoryBytes);
         try
         {
             var io = new BusIoHandler(_ports, _mmio);
@@ -57,6 +59,7 @@ public sealed class VirtualMachine : IDisposable
                 _board.A20.Changed += enabled => bt.A20Enabled = enabled;
             }
             if (_vm is Hypervisor.Kvm.IKvmEventFds kvm) _board.UseKernelNotifications(kvm, diagnostics);
+            if (_shadow is not null) BiosBoot.ConnectShadowing(_board.Pci.HostBridge, _shadow);
             var boot = LoadBootState(config);
             _vcpus = new IVcpu[config.CpuCount];
             for (int i = 0; i < _vcpus.Length; i++)
@@ -159,13 +162,15 @@ public sealed class VirtualMachine : IDisposable
 
     private CpuState LoadBootState(MachineConfig config)
     {
+        // A BIOS starts where a real CPU does; it finds the boot device itself.
+        if (config.Bios is not null) return BiosBoot.ResetState(ProcessorSignature());
         try
         {
             return config.Boot switch
             {
                 BootSource.Kernel => KernelBoot.Load(_memory, config),
                 _ => throw new MachineConfigurationException(
-                    $"--boot {config.Boot.ToString().ToLowerInvariant()} needs a BIOS, which hv cannot run yet; use --boot kernel with --kernel"),
+                    $"--boot {config.Boot.ToString().ToLowerInvariant()} needs a BIOS: hv's own is not there yet; give one with --bios (e.g. /usr/share/seabios/bios.bin)"),
             };
         }
         catch (BootImageException e)
@@ -173,6 +178,14 @@ public sealed class VirtualMachine : IDisposable
             throw new MachineConfigurationException(e.Message, e);
         }
     }
+
+    /// <summary>
+    /// CPUID leaf 1 EAX, which a CPU also leaves in EDX at reset: the BT engine's model, or the host's under KVM
+    /// (KVM passes the host's family, model and stepping through).
+    /// </summary>
+    private uint ProcessorSignature() => _vm is BtVm
+        ? new Hypervisor.BinaryTranslation.Instructions.CpuidModel().Signature
+        : (uint)System.Runtime.Intrinsics.X86.X86Base.CpuId(1, 0).Eax;
 
     private static GuestMemory AllocateMemory(ulong bytes)
     {
@@ -194,9 +207,9 @@ public sealed class VirtualMachine : IDisposable
         foreach (var (option, path) in new[] { ("--kernel", config.Kernel), ("--bios", config.Bios) })
             if (path is not null && !File.Exists(path))
                 throw new MachineConfigurationException($"{option} {path}: no such file");
-        if (config.Bios is not null)
+        if (config.Bios is not null && config.Boot == BootSource.Kernel)
             throw new MachineConfigurationException(
-                $"--bios {config.Bios}: hv cannot run a BIOS yet; boot a kernel directly with --kernel");
+                $"--bios {config.Bios}: a BIOS boots a disk or the network; --kernel boots directly without one, so they exclude each other");
         foreach (var disk in config.Disks)
             if (!File.Exists(disk.Path))
                 throw new MachineConfigurationException($"--disk {disk.Path}: no such file");

@@ -41,6 +41,30 @@ public class VirtualMachineInputTests
     }
 
     [Theory]
+    [InlineData(0, "the BIOS image is empty")]
+    [InlineData(1000, "a BIOS image must be a multiple of 64 KiB, this one is 1000 bytes")]
+    [InlineData((16 << 20) + 0x1_0000, "a BIOS image can be at most 16 MiB")]
+    public void ABiosImageOfTheWrongSizeIsNamed(int size, string problem)
+    {
+        var bios = Path.GetTempFileName();
+        var disk = Path.GetTempFileName();
+        try
+        {
+            File.WriteAllBytes(bios, new byte[size]);
+            var e = Assert.Throws<MachineConfigurationException>(() => Run(new MachineConfig
+            {
+                Bios = bios, Boot = BootSource.Disk, Disks = [new DiskConfig(disk)], Accelerator = Accelerator.Bt,
+            }));
+            Assert.StartsWith($"--bios {bios}: {problem}", e.Message);
+        }
+        finally
+        {
+            File.Delete(bios);
+            File.Delete(disk);
+        }
+    }
+
+    [Theory]
     [InlineData(0)]
     [InlineData(256)]
     public void CpuCountsOutsideTheMadtRangeAreRefused(int cpus)

@@ -19,6 +19,9 @@ public sealed unsafe class AddressSpace
         Io = io;
         Mmu = mmu ?? new PagingMmu();
         Code = new CodePageTracker(memory);
+        // A region turning read-only or writable (chipset shadow RAM) changes which pages a TLB may map for
+        // writing: every vCPU flushes at its next block boundary, exactly as after an A20 change.
+        memory.AccessChanged += _ => InvalidateTranslations();
     }
 
     public GuestMemory Ram { get; }
@@ -41,9 +44,14 @@ public sealed unsafe class AddressSpace
             if (_a20Enabled == value) return;
             _a20Enabled = value;
             A20Mask = value ? ulong.MaxValue : ~A20Bit;
-            Interlocked.Increment(ref _a20Generation);
-            A20Changed?.Invoke();
+            InvalidateTranslations();
         }
+    }
+
+    private void InvalidateTranslations()
+    {
+        Interlocked.Increment(ref _a20Generation);
+        A20Changed?.Invoke();
     }
 
     /// <summary>ANDed into every physical address the CPU forms.</summary>

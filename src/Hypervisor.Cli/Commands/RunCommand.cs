@@ -85,6 +85,12 @@ public sealed class RunCommand
         HelpName = "PATH",
     };
 
+    private readonly Option<string> _debugcon = new("--debugcon")
+    {
+        Description = "Write the firmware's debug log (isa-debugcon, port 0x402; SeaBIOS's log) to PATH",
+        HelpName = "PATH",
+    };
+
     private readonly Option<string> _boot = new("--boot")
     {
         Description = "Boot source (default: kernel when --kernel is given, else disk)",
@@ -108,7 +114,7 @@ public sealed class RunCommand
         _boot.AcceptOnlyFromAmong("kernel", "disk", "net");
         Command = new Command("run", "Create a virtual machine and run it until the guest powers off")
         {
-            _kernel, _initrd, _cmdline, _memory, _cpus, _accel, _disks, _nets, _consolePorts, _bios, _boot, _serial, _noReboot,
+            _kernel, _initrd, _cmdline, _memory, _cpus, _accel, _disks, _nets, _consolePorts, _bios, _debugcon, _boot, _serial, _noReboot,
         };
     }
 
@@ -178,6 +184,7 @@ public sealed class RunCommand
             Initrd = initrd,
             CommandLine = cmdline ?? "",
             Bios = bios,
+            DebugConsolePath = result.GetValue(_debugcon),
             Boot = boot,
             Disks = disks,
             Networks = networks,

@@ -20,6 +20,13 @@ public sealed class GuestMemory : IDisposable
 
     public IReadOnlyList<MemoryRegion> Regions => _regions;
 
+    /// <summary>
+    /// Raised after a region became read-only or writable for the guest (chipset shadow RAM, the i440FX PAM
+    /// registers): CPU backends drop the write mappings they cached (BT TLBs) or remap the region (KVM slots).
+    /// Raised on the thread that made the change, typically a vCPU's in a port write.
+    /// </summary>
+    public event Action<MemoryRegion>? AccessChanged;
+
     /// <summary>Bytes of RAM (ROM not counted).</summary>
     public ulong RamSize { get; private set; }
 
@@ -55,6 +62,16 @@ public sealed class GuestMemory : IDisposable
     /// <summary>A region the guest can read and execute but not write (BIOS flash).</summary>
     public MemoryRegion AddRom(ulong guestPhysicalAddress, ulong size, string name) =>
         Add(guestPhysicalAddress, size, readOnly: true, name);
+
+    /// <summary>Lets the guest write a region or drops its writes, as a chipset's shadow-RAM control does.</summary>
+    public void SetReadOnly(MemoryRegion region, bool readOnly)
+    {
+        if (Array.IndexOf(_regions, region) < 0)
+            throw new ArgumentException($"memory region '{region.Name}' does not belong to this guest", nameof(region));
+        if (region.ReadOnly == readOnly) return;
+        region.ReadOnly = readOnly;
+        AccessChanged?.Invoke(region);
+    }
 
     private MemoryRegion Add(ulong gpa, ulong size, bool readOnly, string name)
     {

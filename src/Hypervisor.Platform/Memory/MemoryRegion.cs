@@ -35,7 +35,8 @@ public sealed unsafe class MemoryRegion : IDisposable
     public ulong GuestPhysicalAddress { get; }
     public ulong Size { get; }
     public ulong End => GuestPhysicalAddress + Size;
-    public bool ReadOnly { get; }
+    /// <summary>Guest writes are dropped. Changes only through <see cref="GuestMemory.SetReadOnly"/>.</summary>
+    public bool ReadOnly { get; internal set; }
 
     /// <summary>Stable small integer for hypervisors that number their memory slots (KVM).</summary>
     public int Slot { get; }

@@ -67,6 +67,25 @@ public class GuestMemoryTests
     }
 
     [Fact]
+    public void SetReadOnlyTogglesGuestWritesAndAnnouncesTheChange()
+    {
+        using var memory = new GuestMemory();
+        var region = memory.AddRam(0xF_0000, 0x1_0000, "shadow");
+        var changes = new List<MemoryRegion>();
+        memory.AccessChanged += changes.Add;
+        memory.SetReadOnly(region, true);
+        memory.SetReadOnly(region, true);
+        Assert.Throws<GuestMemoryException>(() => memory.Write(0xF_0000, (byte)1));
+        Assert.False(memory.IsRam(0xF_0000));
+        memory.SetReadOnly(region, false);
+        memory.Write(0xF_0000, (byte)1);
+        Assert.Equal([region, region], changes);
+        Assert.Equal(0x1_0000UL, memory.RamSize);
+        using var other = new GuestMemory();
+        Assert.Throws<ArgumentException>(() => other.SetReadOnly(region, true));
+    }
+
+    [Fact]
     public void OverlappingRegionsAreRejected()
     {
         using var memory = GuestMemory.CreatePc(2UL << 20);
