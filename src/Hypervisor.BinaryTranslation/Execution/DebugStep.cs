@@ -14,7 +14,7 @@ namespace Hypervisor.BinaryTranslation.Execution;
 /// <list type="number">
 /// <item>Instruction breakpoints (a fault, RIP at the instruction): checked unless RF = 1 or a MOV SS / POP SS
 /// just executed; they rank below the previous instruction's traps and external interrupts (SDM 6.9), which the
-/// backend delivered before this call.</item>
+/// backend delivered before this call. A task switch to a TSS with T = 1 left its #DB trap (DR6.BT) first.</item>
 /// <item>RF is cleared at the start of the instruction, after that check.</item>
 /// <item>The instruction runs as a one-instruction block; a REP string instruction runs one iteration when TF or
 /// a data/I/O breakpoint is armed. A fault ends the step (no trap: the instruction did not complete).</item>
@@ -29,6 +29,15 @@ public sealed unsafe partial class Interpreter
 {
     private RunExit? DebugStep(CpuContext c)
     {
+        if ((c.DebugArmed & DebugBreakpoints.ArmedTaskTrap) != 0)
+        {
+            // The T-flag trap of the task switch that led here, before the new task's first instruction.
+            ulong pending = c.PendingDebugDr6 & DebugBreakpoints.Dr6Bt;
+            c.PendingDebugDr6 &= ~DebugBreakpoints.Dr6Bt;
+            c.DebugArmed &= ~DebugBreakpoints.ArmedTaskTrap;
+            RaiseStepTrap(c, pending);
+            return RunExit.Exception;
+        }
         ulong flags = c.Rflags;
         bool tf = (flags & FlagBits.TF) != 0;
         bool inhibited = (c.DebugArmed & DebugBreakpoints.ArmedInhibit) != 0;

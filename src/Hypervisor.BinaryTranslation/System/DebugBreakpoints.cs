@@ -28,10 +28,16 @@ public static class DebugBreakpoints
     /// </summary>
     public const uint ArmedInhibit = 0x1000;
 
+    /// <summary>Not a breakpoint: a task switch to a TSS with T = 1 left a #DB trap (DR6.BT) for the next boundary.</summary>
+    public const uint ArmedTaskTrap = 0x2000;
+
     public const byte KindInstruction = 0, KindWrite = 1, KindIo = 2, KindReadWrite = 3;
 
     /// <summary>DR6.BS: the #DB is a single-step trap.</summary>
     public const ulong Dr6Bs = 1UL << 14;
+
+    /// <summary>DR6.BT: the #DB is the trap of a task switch to a TSS with the T flag.</summary>
+    public const ulong Dr6Bt = 1UL << 15;
 
     /// <summary>DR6.B0-B3.</summary>
     public const ulong Dr6Hits = 0xF;
@@ -101,7 +107,7 @@ public static class DebugBreakpoints
                     break;
             }
         }
-        c.DebugArmed = armed | (c.DebugArmed & ArmedInhibit);
+        c.DebugArmed = armed | (c.DebugArmed & (ArmedInhibit | ArmedTaskTrap));
         bool changed = pageCount != c.WatchedPageCount;
         for (int i = 0; i < pageCount && !changed; i++) changed = pages[i] != c.WatchedPages[i];
         c.WatchedPages = pages;

@@ -25,6 +25,26 @@ public static unsafe class DebugExceptions
     }
 
     /// <summary>
+    /// A hardware task switch (SDM Vol. 3, 19.2.4 and 19.3.1.5): the local enables L0-L3 and LE are cleared, and
+    /// the new 32-bit TSS's T flag makes a #DB trap with DR6.BT before the new task's first instruction.
+    /// </summary>
+    public static void TaskSwitched(CpuContext c, bool trapFlag)
+    {
+        var a = c.Architectural;
+        if ((a.Dr7 & LocalEnables) != 0)
+        {
+            a.Dr7 &= ~LocalEnables;
+            DebugBreakpoints.Refresh(c);
+        }
+        if (!trapFlag) return;
+        c.PendingDebugDr6 |= DebugBreakpoints.Dr6Bt;
+        c.DebugArmed |= DebugBreakpoints.ArmedTaskTrap;
+    }
+
+    /// <summary>DR7.L0-L3 and LE.</summary>
+    private const ulong LocalEnables = 0x155;
+
+    /// <summary>
     /// Fault-class exceptions (SDM Vol. 3, Table 6-1) push RF = 1, so the re-executed instruction does not hit its
     /// instruction breakpoint again. #DB is not listed: an instruction-breakpoint #DB pushes RF as it is, and the
     /// general-detect #DB sets RF where it is raised (<see cref="DebugRegisters"/>).

@@ -93,6 +93,7 @@ internal static unsafe class TaskSwitch
         tr.Type |= 2;
         c.Architectural.Tr = tr;
         c.Architectural.Cr0 |= 8;
+        DebugExceptions.TaskSwitched(c, new32 && (image[100] & 1) != 0);
         ulong newFlags = new32 ? *(uint*)(image + 36) : *(ushort*)(image + 16);
         if (reason is Reason.Call or Reason.Interrupt) newFlags |= FlagBits.NT;
         bool pdptesInvalid = false;

@@ -1,5 +1,7 @@
 using Hypervisor.BinaryTranslation.Execution;
 using Hypervisor.BinaryTranslation.Flags;
+using Hypervisor.BinaryTranslation.State;
+using Hypervisor.BinaryTranslation.System;
 using static Iced.Intel.AssemblerRegisters;
 
 namespace Hypervisor.BinaryTranslation.Tests.SystemLevel;
@@ -58,6 +60,47 @@ public class DebugDeliveryTests
         Assert.Equal(Code + 1, m.Cpu.Gpr(2));
         Assert.NotEqual(0UL, m.Cpu.Gpr(1) & FlagBits.TF);
         Assert.Equal(0UL, m.Cpu.Rflags & FlagBits.TF);
+    }
+
+    /// <summary>
+    /// A task switch clears DR7.L0-L3 (G0-G3 stay) and, with the new TSS's T flag, raises a #DB trap with DR6.BT
+    /// before the new task's first instruction (SDM Vol. 3, 19.2.4, 19.3.1.5).
+    /// </summary>
+    [Theory]
+    [InlineData(false)]
+    [InlineData(true)]
+    public void TaskSwitchClearsLocalEnablesAndTrapsOnTheTFlag(bool tFlag)
+    {
+        using var m = new SystemMachine();
+        m.BuildProtected32();
+        const ushort tss2 = 0x58;
+        const ulong task2 = 0x25000;
+        m.SetDescriptor(tss2, SystemMachine.Segment((uint)SystemMachine.Tss2, 0x67, 0x89, 0));
+        m.WriteU32(SystemMachine.Tss2 + 32, (uint)task2);
+        m.WriteU32(SystemMachine.Tss2 + 36, 0x2);
+        m.WriteU32(SystemMachine.Tss2 + 56, (uint)SystemMachine.KernelStack - 0x800);
+        m.WriteU16(SystemMachine.Tss2 + 72, SystemMachine.KernelData);
+        m.WriteU16(SystemMachine.Tss2 + 76, SystemMachine.KernelCode32);
+        m.WriteU16(SystemMachine.Tss2 + 80, SystemMachine.KernelData);
+        m.WriteU16(SystemMachine.Tss2 + 84, SystemMachine.KernelData);
+        m.WriteU16(SystemMachine.Tss2 + 100, (ushort)(tFlag ? 1 : 0));
+        m.Load(task2, 32, a => a.hlt());
+        m.Load(Code, 32, a => a.jmp(tss2, 0));
+        m.Cpu.Architectural.Dr7 = 0x400 | 0xFF;
+        m.Cpu.Architectural.Dr0 = m.Cpu.Architectural.Dr1 = m.Cpu.Architectural.Dr2 = m.Cpu.Architectural.Dr3 = 0xFFF0;
+        DebugBreakpoints.Refresh(m.Cpu);
+        if (!tFlag)
+        {
+            Assert.Equal(RunExit.Halted, m.Machine.Run());
+        }
+        else
+        {
+            Assert.Equal(RunExit.Exception, m.Machine.Run());
+            Assert.Equal(Vectors.Debug, m.Cpu.Exception.Vector);
+            Assert.Equal(task2, m.Cpu.Rip);
+            Assert.Equal(0xFFFF_0FF0UL | 1UL << 15, m.Cpu.Architectural.Dr6);
+        }
+        Assert.Equal(0x400UL | 0xAA, m.Cpu.Architectural.Dr7);
     }
 
     /// <summary>A fault-class exception pushes RF = 1; a single-step trap pushes the RF of the moment (0).</summary>
