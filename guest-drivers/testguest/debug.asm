@@ -15,9 +15,20 @@
 ; - unaligned breakpoint addresses: the SDM masks the bits below LEN, QEMU compares the unaligned range.
 %include "common.inc"
 %include "lib32.inc"
+%include "lib64.inc"
 
 FLAT_CODE32 equ 0x08
 FLAT_DATA32 equ 0x10
+CODE64_SEL  equ 0x18
+DATA64_SEL  equ 0x20
+STAR_USER   equ 0x28            ; SYSRET: SS = +8, CS = +16
+USER_DATA64 equ 0x30 | 3
+USER_CODE64 equ 0x38 | 3
+TSS64_SEL   equ 0x40
+EFER        equ 0xC0000080
+MSR_STAR    equ 0xC0000081
+MSR_LSTAR   equ 0xC0000082
+MSR_FMASK   equ 0xC0000084
 
 EFLAGS_TF   equ 0x100
 EFLAGS_RF   equ 0x10000
@@ -351,7 +362,164 @@ entry32
     and eax, ~CR4_DE
     mov cr4, eax
 
-    jmp finish
+    jmp long_mode_part
+
+; ---- 64-bit mode: SYSCALL/SYSRET under TF ----
+long_mode_part:
+    require_cpuid 0x80000001, CPUID_EDX, 29, "long mode (CPUID.80000001h:EDX bit 29)"
+    mov edi, pml4
+    mov ecx, 3 * 4096 / 4
+    xor eax, eax
+    rep stosd
+    identity_map_1g 7, 7                ; user pages: ring 3 runs anywhere (no SMEP/SMAP here)
+    mov eax, cr4
+    or eax, 1 << 5
+    mov cr4, eax
+    mov eax, pml4
+    mov cr3, eax
+    mov ecx, EFER
+    rdmsr
+    or eax, 1 << 8 | 1 << 0             ; LME, SCE
+    wrmsr
+    mov eax, cr0
+    or eax, 1 << 31
+    mov cr0, eax
+    jmp CODE64_SEL:.long64
+    bits 64
+.long64:
+    mov ax, DATA64_SEL
+    mov ds, ax
+    mov es, ax
+    mov ss, ax
+    mov fs, ax
+    mov gs, ax
+    call idt64_init
+    mov ebx, 1
+    mov eax, db_handler64
+    mov dx, 0x8E00
+    call set_gate64
+    mov rax, kstack_top
+    mov [tss64 + 4], rax
+    mov word [tss64 + 102], 104
+    mov edi, gdt + TSS64_SEL
+    mov eax, tss64
+    mov ecx, 103
+    mov dl, 0x89
+    call make_system_descriptor64
+    mov ax, TSS64_SEL
+    ltr ax
+    mov ecx, MSR_STAR
+    xor eax, eax
+    mov edx, STAR_USER << 16 | CODE64_SEL
+    wrmsr
+    mov ecx, MSR_LSTAR
+    mov eax, syscall_entry64
+    xor edx, edx
+    wrmsr
+    mov ecx, MSR_FMASK
+    mov eax, EFLAGS_TF                  ; SYSCALL clears TF
+    xor edx, edx
+    wrmsr
+    println64 "debug: 64-bit mode"
+
+    ; Ring 0, 64-bit: TF stepping as in 32-bit code.
+    mov dword [db_count], 0
+    pushfq
+    or qword [rsp], EFLAGS_TF
+    popfq
+    nop
+.k1:
+    pushfq
+    and qword [rsp], ~EFLAGS_TF
+    popfq
+    mov eax, [db_count]
+    check64 "64-bit tf: traps", 4
+    mov eax, [db_eip]
+    check64 "64-bit tf: first trap rip", .k1
+
+    ; Ring 3 entered by IRETQ with TF = 1 in the image: no trap after the IRETQ itself.
+    mov dword [db_count], 0
+    xor eax, eax
+    mov dr6, rax
+    mov [kernel_rsp], rsp
+    push qword USER_DATA64
+    push qword ustack_top
+    push qword 0x002 | EFLAGS_TF
+    push qword USER_CODE64
+    push qword user64_code
+    iretq
+
+user64_code:
+    nop
+.u1:
+    syscall                             ; TF at its start, but FMASK clears it: no trap in the kernel
+.u2:
+    nop                                 ; SYSRET set TF from R11: the trap comes before this instruction
+.u3:
+    pushfq
+    and qword [rsp], ~EFLAGS_TF
+    popfq
+    syscall                             ; TF clear: back to the checks
+
+syscall_entry64:
+    inc dword [syscall_count]
+    cmp dword [syscall_count], 1
+    jne .checks
+    o64 sysret
+.checks:
+    mov rsp, [kernel_rsp]
+    mov eax, [db_count]
+    check64 "ring 3 tf: traps", 6
+    mov eax, [db_eip]
+    check64 "ring 3 tf: trap after the first user instruction", user64_code.u1
+    mov eax, [db_eip + 4]
+    check64 "sysret restoring tf: trap at the return rip", user64_code.u2
+    mov eax, [db_ecx + 4]
+    check64 "sysret restoring tf: trap taken in ring 3", USER_CODE64
+    mov eax, [db_dr6 + 4]
+    check64 "sysret restoring tf: dr6", DR6_BASE | DR6_BS
+    mov eax, [db_eip + 8]
+    check64 "ring 3 tf: trap after the nop after sysret", user64_code.u3
+    jmp finish64
+
+; #DB in 64-bit mode: records RIP, CS (in db_ecx), RFLAGS and DR6. Frame after the two pushes: [rsp+16] RIP,
+; +24 CS, +32 RFLAGS.
+db_handler64:
+    push rax
+    push rbx
+    mov ebx, [db_count]
+    cmp ebx, 16
+    jae .full
+    mov rax, [rsp + 16]
+    mov [db_eip + rbx * 4], eax
+    mov rax, [rsp + 24]
+    mov [db_ecx + rbx * 4], eax
+    mov rax, [rsp + 32]
+    mov [db_eflags + rbx * 4], eax
+    mov rax, dr6
+    mov [db_dr6 + rbx * 4], eax
+.full:
+    inc dword [db_count]
+    cmp dword [db_count], 64
+    jb .done
+    and qword [rsp + 32], ~EFLAGS_TF
+.done:
+    pop rbx
+    pop rax
+    iretq
+
+; make_system_descriptor64: 16-byte TSS descriptor; EDI descriptor, EAX base (< 4 GiB), ECX limit, DL type.
+make_system_descriptor64:
+    mov [rdi], cx
+    mov [rdi + 2], ax
+    shr eax, 16
+    mov [rdi + 4], al
+    mov [rdi + 5], dl
+    mov byte [rdi + 6], 0
+    mov [rdi + 7], ah
+    mov qword [rdi + 8], 0
+    ret
+    bits 32
 
 ; db_reset: forget recorded #DBs and clear DR6's condition bits.
 db_reset:
@@ -404,18 +572,42 @@ int40_handler:
     iretd
 
 lib32_routines
+lib64_routines
 
     section .data
-flat_gdt32
+gdt_begin
+    dq 0x00209a0000000000           ; 0x18 code64
+    dq 0x00cf92000000ffff           ; 0x20 data
+    dq 0x00cffa000000ffff           ; 0x28 user code32 (SYSRET base)
+    dq 0x00cff2000000ffff           ; 0x30 user data (DPL 3)
+    dq 0x0020fa0000000000           ; 0x38 user code64 (DPL 3)
+    dq 0, 0                         ; 0x40 TSS64 (built at run time)
+gdt_finish
 lib32_data
+lib64_data
     align 4
 db_count:       dd 0
 db_set_rf:      dd 0
 int40_count:    dd 0
 int40_tf:       dd 0xFFFFFFFF
+syscall_count:  dd 0
+    align 8
+kernel_rsp:     dq 0
 
     section .bss
+    alignb 4096
+pml4:   resb 4096
+pdpt:   resb 4096
+pd:     resb 4096
 lib32_bss
+lib64_bss
+    alignb 16
+tss64:  resb 104
+    alignb 16
+        resb 4096
+kstack_top:
+        resb 4096
+ustack_top:
     alignb 16
 db_eip:         resd 16
 db_eflags:      resd 16
