@@ -56,7 +56,7 @@ public sealed class PcBoard : IDisposable
         new SystemControlPortA(control, A20).RegisterPorts(ports);
         new PostCodePort().RegisterPorts(ports);
         new DebugExit(control).RegisterPorts(ports);
-        FwCfg = new FwCfg(memory.RamSize, config.CpuCount);
+        FwCfg = new FwCfg(memory.RamSize, config.CpuCount, memory);
         FwCfg.RegisterPorts(ports);
         new AcpiPm(AcpiPm.HvBasePort, interrupts, control, clock).RegisterPorts(ports);
 

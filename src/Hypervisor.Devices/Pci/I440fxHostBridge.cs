@@ -28,6 +28,7 @@ public sealed class I440fxHostBridge : PciDevice
     public const ushort VendorIntel = 0x8086;
     public const ushort DeviceId82441 = 0x1237;
     public const uint ClassHostBridge = 0x06_00_00;
+    public const ushort QemuSubsystemVendor = 0x1AF4, QemuSubsystem = 0x1100;
 
     /// <summary>PAM0 (0x59) to PAM6 (0x5F).</summary>
     public const int Pam0 = 0x59;
@@ -43,6 +44,10 @@ public sealed class I440fxHostBridge : PciDevice
         // Datasheet power-on values: PCICMD 0006h, PCISTS 0280h (fast back-to-back capable, medium DEVSEL).
         Config.SetWord(PciRegisters.Command, (ushort)(PciCommand.MemorySpace | PciCommand.BusMaster));
         Config.SetWord(PciRegisters.Status, (ushort)(PciStatus.FastBackToBackCapable | PciStatus.DevselMedium));
+        // QEMU's subsystem IDs (Red Hat 1AF4h, "QEMU virtual machine" 1100h): SeaBIOS identifies the platform by
+        // them at 00:00.0 (qemu_detect) before it trusts fw_cfg and the QEMU-specific chipset setup.
+        Config.SetWord(PciRegisters.SubsystemVendorId, QemuSubsystemVendor);
+        Config.SetWord(PciRegisters.SubsystemId, QemuSubsystem);
         // PAM0 holds only the 0F0000h-0FFFFFh attributes in bits 5:4; PAM1-6 two 16 KiB segments each, in bits 1:0
         // and 5:4; the remaining bits are reserved.
         Config.SetWriteMask(Pam0, 1, 0x30);

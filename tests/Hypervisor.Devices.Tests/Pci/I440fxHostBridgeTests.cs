@@ -13,6 +13,16 @@ public class I440fxHostBridgeTests
     }
 
     [Fact]
+    public void SubsystemIdsAreQemusSoSeaBiosRecognisesThePlatform()
+    {
+        var pc = new PciMachine();
+        Assert.Equal(0x1100_1AF4u, pc.ReadConfig(0, 0, PciRegisters.SubsystemVendorId, 4));
+        // Read-only: a write does not change them.
+        pc.WriteConfig(0, 0, PciRegisters.SubsystemVendorId, 4, 0);
+        Assert.Equal(0x1100_1AF4u, pc.ReadConfig(0, 0, PciRegisters.SubsystemVendorId, 4));
+    }
+
+    [Fact]
     public void PamRegistersSteerTheBiosSegments()
     {
         var pc = new PciMachine();

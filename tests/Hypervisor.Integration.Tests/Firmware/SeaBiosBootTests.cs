@@ -59,7 +59,9 @@ public sealed class SeaBiosBootTests
         var hv = HvBt(MbrDisk, "--debugcon", log);
         Assert.True(hv.ExitCode == GuestOracleTests.StatusPassed, hv.ToString());
         string text = File.ReadAllText(log);
+        Assert.Contains("Running on QEMU (i440fx)", text);
         Assert.Contains("Found QEMU fw_cfg", text);
+        Assert.Contains("QEMU fw_cfg DMA interface supported", text);
         Assert.Contains("qemu/e820: addr 0x0000000000000000 len 0x0000000008000000 [RAM]", text);
         Assert.Contains("found virtio-blk at", text);
         Assert.Contains("sercon: using ioport 0x3f8", text);
