@@ -39,33 +39,29 @@ public sealed class InMemoryCharacterBackend : ICharacterBackend
         Written?.Invoke(copy);
     }
 
+    /// <summary>
+    /// Attaches the device and hands it the held input. Delivery happens under the lock, so held bytes go before
+    /// anything sent meanwhile from another thread, and after a detach the device gets nothing more.
+    /// </summary>
     public void SetReceiver(CharacterReceiver? receiver)
     {
-        byte[] held;
         lock (_lock)
         {
             _receiver = receiver;
             if (receiver is null || _heldInput.Count == 0) return;
-            held = [.. _heldInput];
+            receiver(System.Runtime.InteropServices.CollectionsMarshal.AsSpan(_heldInput));
             _heldInput.Clear();
         }
-        receiver(held);
     }
 
     /// <summary>Sends host input to the attached device (or holds it until one attaches).</summary>
     public void Send(ReadOnlySpan<byte> data)
     {
-        CharacterReceiver? receiver;
         lock (_lock)
         {
-            receiver = _receiver;
-            if (receiver is null)
-            {
-                _heldInput.AddRange(data.ToArray());
-                return;
-            }
+            if (_receiver is null) _heldInput.AddRange(data);
+            else _receiver(data);
         }
-        receiver(data);
     }
 
     public void Send(string text) => Send(Encoding.Latin1.GetBytes(text));
