@@ -23,7 +23,7 @@ public class InterpreterBenchmarks
     private GuestMemory _memory = null!;
     private CpuContext _cpu = null!;
     private Interpreter _interpreter = null!;
-    private ulong _straight, _memoryLoop, _branchy;
+    private ulong _straight, _memoryLoop, _branchy, _strings;
 
     [GlobalSetup]
     public void Setup()
@@ -48,7 +48,9 @@ public class InterpreterBenchmarks
         _memoryLoop = at = (at + 0xFF) & ~0xFFUL;
         at = Emit(at, MemoryHeavy);
         _branchy = at = (at + 0xFF) & ~0xFFUL;
-        Emit(at, Branchy);
+        at = Emit(at, Branchy);
+        _strings = at = (at + 0xFF) & ~0xFFUL;
+        Emit(at, StringLoop);
     }
 
     /// <summary>4-level tables mapping the first 1 GiB with 2 MiB pages (linear = physical); returns CR3.</summary>
@@ -121,6 +123,24 @@ public class InterpreterBenchmarks
         a.jmp(step);
     }
 
+    /// <summary>Non-repeated string instructions (LODSQ/STOSQ/MOVSB) in a counted loop over a 2 KiB buffer.</summary>
+    private static void StringLoop(Assembler a)
+    {
+        var outer = a.CreateLabel();
+        var inner = a.CreateLabel();
+        a.Label(ref outer);
+        a.mov(rsi, Data);
+        a.mov(rdi, Data + 0x2000);
+        a.mov(ecx, 256);
+        a.Label(ref inner);
+        a.lodsq();
+        a.stosq();
+        a.movsb();
+        a.dec(ecx);
+        a.jnz(inner);
+        a.jmp(outer);
+    }
+
     private ulong Emit(ulong at, Action<Assembler> build)
     {
         var a = new Assembler(64);
@@ -147,6 +167,9 @@ public class InterpreterBenchmarks
 
     [Benchmark(OperationsPerInvoke = Instructions)]
     public RunExit BranchyLoop() => RunFrom(_branchy);
+
+    [Benchmark(OperationsPerInvoke = Instructions)]
+    public RunExit StringInstructions() => RunFrom(_strings);
 
     [GlobalCleanup]
     public void Cleanup() => _memory.Dispose();

@@ -135,6 +135,26 @@ public class SegmentLimitTests
     }
 
     [Fact]
+    public void RepInsChecksTheDestinationBeforeReadingThePort()
+    {
+        var io = new RecordingIo();
+        using var m = new SystemMachine(io);
+        m.BuildProtected32();
+        SetSegment(m, SegmentLoader.Es, Small, SystemMachine.Segment((uint)SystemMachine.Data, 0xFFF, 0x92, 0x4));
+        m.Load(User, 32, a =>
+        {
+            a.mov(edi, 0xFFC);
+            a.mov(ecx, 4);
+            a.mov(edx, 0x80);
+            a.db(0xF3, 0x66, 0x6D); // rep insw: FFC, FFE fit, 1000 does not
+        });
+        AssertFault(m, Vectors.GeneralProtection, 0, User + 15);
+        Assert.Equal(2, io.Reads.Count);
+        Assert.Equal(0x1000UL, m.Cpu.Gpr(7));
+        Assert.Equal(2UL, m.Cpu.Gpr(1));
+    }
+
+    [Fact]
     public void FarCallWhoseReturnAddressDoesNotFitRaisesSsZero()
     {
         using var m = Build();

@@ -19,7 +19,7 @@ public sealed class SystemMachine : IDisposable
     public const ushort KernelCode64 = 0x08, KernelData = 0x10, KernelCode32 = 0x18, KernelCode16 = 0x20;
     public const ushort UserData = 0x2B, UserCode64 = 0x33, UserCode32 = 0x3B, TssSelector = 0x40, Spare = 0x50;
 
-    public SystemMachine() => Machine = new TestMachine(64);
+    public SystemMachine(Hypervisor.Platform.Io.IIoHandler? io = null) => Machine = new TestMachine(64, io: io);
 
     public TestMachine Machine { get; }
     public CpuContext Cpu => Machine.Cpu;

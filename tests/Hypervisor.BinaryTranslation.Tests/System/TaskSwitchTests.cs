@@ -15,7 +15,7 @@ public class TaskSwitchTests
 {
     private const ulong User = TestMachine.CodeBase, TaskB = 0x25000, Handler = 0x22000, Task16 = 0x5000;
     private const ulong Tss16 = 0x13000, TaskBStack = 0x88000;
-    private const ushort TssB = 0x58, TssB16 = 0x60, Code16 = 0x20, GateSel = 0x68;
+    private const ushort TssB = 0x58, TssB16 = 0x60, Code16 = 0x20, GateSel = 0x68, Data16 = 0x70;
 
     private static SystemMachine Build()
     {
@@ -157,6 +157,34 @@ public class TaskSwitchTests
         Assert.NotEqual(0UL, c.GetRflags() & FlagBits.NT);
         Assert.Equal(0x8BU, TypeByte(m, TssB));
         Assert.Equal(0x8BU, TypeByte(m, SystemMachine.TssSelector));
+    }
+
+    [Fact]
+    public void ExceptionThroughATaskGateToA16BitTssPushesAWordErrorCode()
+    {
+        using var m = Build();
+        m.SetDescriptor(Code16, SystemMachine.Segment(0, 0xFFFF, 0x9A, 0));
+        m.SetDescriptor(TssB16, SystemMachine.Segment((uint)Tss16, 0x2B, 0x81, 0));
+        m.WriteU16(Tss16 + 14, (ushort)Task16);
+        m.WriteU16(Tss16 + 16, 0x2);
+        m.WriteU16(Tss16 + 26, 0x7000);                       // SP
+        m.WriteU16(Tss16 + 34, SystemMachine.KernelData);
+        m.WriteU16(Tss16 + 36, Code16);
+        m.SetDescriptor(Data16, SystemMachine.Segment(0, 0xFFFF, 0x92, 0)); // B = 0: the push uses SP
+        m.WriteU16(Tss16 + 38, Data16);
+        m.WriteU16(Tss16 + 40, SystemMachine.KernelData);
+        m.WriteU64(SystemMachine.Idt + 13 * 8, SystemMachine.Gate(TssB16, 0, SystemType.TaskGate, 0));
+        m.Load(Task16, 16, a => a.hlt());
+        m.Load(User, 32, a =>
+        {
+            a.mov(ax, 0x104);
+            a.mov(ds, ax);
+        });
+        Assert.Equal(RunExit.Halted, m.Run());
+        Assert.Equal(TssB16, m.Cpu.Architectural.Tr.Selector);
+        Assert.Equal(0xFFFF_6FFEUL, m.Cpu.Gpr(4));          // one word below SP (upper word FFFFh from the 16-bit TSS)
+        Assert.Equal(0x104U, m.ReadU32(0x6FFE) & 0xFFFF);
+        Assert.Equal(0U, m.ReadU32(0x7000) & 0xFFFF);
     }
 
     [Fact]
