@@ -2,7 +2,8 @@
 # Nested-KVM harness (TESTING.md section 4): proves the KVM backend on a host without /dev/kvm by booting an
 # L1 Linux under QEMU TCG with emulated AMD SVM, loading kvm-amd in it and running hv's KVM tests there.
 #
-#   tests/nested/run.sh [TEST...]     TEST: selftest qemu-linux hv-multiboot hv-linux hv-virtio hv-net (default: all)
+#   tests/nested/run.sh [TEST...]     TEST: selftest qemu-linux hv-multiboot hv-linux hv-virtio hv-net hv-bios
+#                                     (default: all)
 #
 # selftest      tests/nested/kvm-selftest drives Hypervisor.Kvm directly: multiboot guest exit status,
 #               triple fault, kick, state round trip, ioeventfd, irq routing, dirty log, SMP INIT/SIPI, and
@@ -14,6 +15,8 @@
 #               reads the host's file, writes a new one (L1 checks it with e2fsck -fn and debugfs), /dev/hwrng,
 #               text both ways on the port
 # hv-net        two hv guests on a VM-to-VM link (--net socket) ping each other; a third pings L1 through TAP
+# hv-bios       `hv run --accel kvm --bios`: Debian's SeaBIOS boots the MBR test guest from a virtio disk, and
+#               pam.bin checks the reset state and the PAM shadow RAM (guest-drivers/testguest/build-bios-guests.sh)
 # hv-dd         (not in the default set) dd of 256 MiB to and from a virtio disk; prints NESTED-DD lines
 # compare       (not in the default set) the linux-smp guest under hv's KVM backend and under QEMU, 3 rounds
 #               alternated; prints NESTED-TIME lines and the ratio of the medians
@@ -34,7 +37,7 @@ hv_mode=${HV_NESTED_HV:-try}
 timeout_s=${HV_NESTED_TIMEOUT:-900}
 l1_cpu=${HV_NESTED_CPU:-qemu64,+svm,+npt}
 tests=("$@")
-[[ ${#tests[@]} -gt 0 ]] || tests=(selftest qemu-linux hv-multiboot hv-linux hv-virtio hv-net)
+[[ ${#tests[@]} -gt 0 ]] || tests=(selftest qemu-linux hv-multiboot hv-linux hv-virtio hv-net hv-bios)
 
 log() { printf 'nested: %s\n' "$*" >&2; }
 die() { printf 'tests/nested/run.sh: error: %s\n' "$*" >&2; exit 1; }
@@ -92,6 +95,8 @@ copy_with_libs() {
 build_guests() {
     log "building test guests"
     "$repo"/guest-drivers/testguest/build.sh "$root/guests" >/dev/null
+    "$repo"/guest-drivers/testguest/build-bios-guests.sh "$root/guests" >/dev/null
+    install -D -m 0644 /usr/share/seabios/bios.bin "$root/bios/seabios.bin"
     local g
     for g in spin ioeventfd smp; do
         nasm -f bin -o "$root/guests/$g.bin" "$here/kvm-selftest/guests/$g.asm"
@@ -181,7 +186,7 @@ build_l1() {
     ln -sf ../lib/x86_64-linux-gnu/ld-linux-x86-64.so.2 "$root/lib64/ld-linux-x86-64.so.2"
     build_guests
     wants selftest && publish_selftest
-    if wants hv-multiboot || wants hv-linux || wants_guest_images; then publish_hv; fi
+    if wants hv-multiboot || wants hv-linux || wants hv-bios || wants_guest_images; then publish_hv; fi
     if wants_guest_images; then copy_guest_images; fi
     if wants selftest || wants qemu-linux || wants hv-linux || wants compare; then build_l2; fi
     if wants compare && ! wants selftest; then publish_selftest; fi
@@ -225,6 +230,7 @@ report() {
         wants hv-virtio && expect+=(hv-virtio-guest hv-virtio-fsck hv-virtio-newfile hv-virtio-port)
         wants hv-net && expect+=(hv-net-vmlink hv-net-tap)
         wants hv-dd && expect+=(hv-dd)
+        wants hv-bios && expect+=(hv-bios-seabios hv-bios-pam)
     fi
     for name in "${expect[@]}"; do
         if grep -q "^NESTED-RESULT $name PASS" "$out/l1-serial.txt"; then
