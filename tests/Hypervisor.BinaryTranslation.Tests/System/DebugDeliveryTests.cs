@@ -103,6 +103,56 @@ public class DebugDeliveryTests
         Assert.Equal(0x400UL | 0xAA, m.Cpu.Architectural.Dr7);
     }
 
+    /// <summary>
+    /// INT n whose frame push hits a data breakpoint: the #DB trap follows the INT n, so it is taken before the
+    /// handler's first instruction (the POP SS / MOV SS + INT case of CVE-2018-8897 without the inhibit).
+    /// </summary>
+    [Fact]
+    public void DataBreakpointHitByAnInterruptFramePushTrapsBeforeTheHandler()
+    {
+        using var m = Build();
+        const ulong stack = 0x50000;
+        m.Load(Code, 64, a => a.@int(3));
+        m.Cpu.Rip = Code;
+        m.Cpu.Gpr(4) = stack;
+        var arch = m.Cpu.Architectural;
+        arch.Dr0 = stack - 8;                                  // where the RFLAGS... frame starts: SS at -8
+        arch.Dr7 = 0x400 | 1 | 1UL << 16 | 3UL << 18;          // L0, write, 8 bytes
+        DebugBreakpoints.Refresh(m.Cpu);
+        Assert.Equal(RunExit.Exception, m.Machine.Run());
+        Assert.Equal(Vectors.Debug, m.Cpu.Exception.Vector);
+        Assert.Equal(OtherHandler, m.Cpu.Rip);
+        Assert.Equal(0xFFFF_0FF1UL, m.Cpu.Architectural.Dr6);
+    }
+
+    /// <summary>
+    /// MOV SS then a MOV DR with DR7.GD: the general-detect fault is raised at the MOV DR (faults are not inhibited)
+    /// and the single-step trap held for MOV SS is dropped with it.
+    /// </summary>
+    [Fact]
+    public void GeneralDetectInTheMovSsShadowFaultsAndDropsTheHeldTrap()
+    {
+        using var m = Build();
+        m.Load(Code, 64, a =>
+        {
+            a.mov(eax, ss);
+            a.mov(ss, eax);
+            a.mov(rax, dr7);
+        });
+        m.Cpu.Rip = Code;
+        m.Cpu.Rflags |= FlagBits.TF;
+        Assert.Equal(RunExit.Exception, m.Machine.Run());       // the trap after MOV EAX, SS
+        Assert.Equal(Code + 2, m.Cpu.Rip);
+        m.Cpu.Architectural.Dr6 = 0xFFFF_0FF0;
+        m.Cpu.Architectural.Dr7 = 0x400 | 1UL << 13;
+        Assert.Equal(RunExit.Exception, m.Machine.Run());
+        Assert.Equal(Vectors.Debug, m.Cpu.Exception.Vector);
+        Assert.Equal(Code + 4, m.Cpu.Rip);
+        Assert.Equal(0xFFFF_0FF0UL | 1UL << 13, m.Cpu.Architectural.Dr6);
+        Assert.Equal(0UL, m.Cpu.PendingDebugDr6);
+        Assert.Equal(0u, m.Cpu.DebugArmed & DebugBreakpoints.ArmedInhibit);
+    }
+
     /// <summary>A fault-class exception pushes RF = 1; a single-step trap pushes the RF of the moment (0).</summary>
     [Fact]
     public void FaultsPushRfAndTrapsDoNot()
