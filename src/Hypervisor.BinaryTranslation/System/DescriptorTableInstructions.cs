@@ -155,14 +155,18 @@ public static unsafe class DescriptorTableInstructions
         return d.Dpl >= c.Cpl && d.Dpl >= (selector & 3);
     }
 
-    /// <summary>System types LAR accepts (Intel SDM Vol. 2A LAR, Table 3-61); LSL accepts the segments among them.</summary>
+    /// <summary>
+    /// System types LAR accepts (Intel SDM Vol. 2A LAR, "Segment and Gate Types"); LSL accepts the segments among
+    /// them. In IA-32e mode Intel lists the LDT as valid for LSL but not for LAR (AMD accepts it for both).
+    /// </summary>
     private static bool SystemTypeValid(CpuContext c, in Descriptor d, bool forLimit)
     {
         if (d.CodeOrData) return true;
         bool longMode = (c.Architectural.Efer & (1 << 10)) != 0;
         return d.Type switch
         {
-            SystemType.Ldt or SystemType.Tss32Available or SystemType.Tss32Busy => true,
+            SystemType.Ldt => forLimit || !longMode,
+            SystemType.Tss32Available or SystemType.Tss32Busy => true,
             SystemType.CallGate32 => !forLimit,
             SystemType.Tss16Available or SystemType.Tss16Busy => !longMode,
             SystemType.CallGate16 or SystemType.TaskGate => !forLimit && !longMode,

@@ -158,6 +158,39 @@ public class LegacyGateTests
         if (lsl) Assert.Equal(0x567UL, m.Cpu.Gpr(3));
     }
 
+    /// <summary>In IA-32e mode only the 64-bit TSS, the LDT (LSL only, as Intel lists it) and the 64-bit call gate (LAR only) remain.</summary>
+    [Theory]
+    [InlineData(SystemType.Tss16Available, false, false)]
+    [InlineData(SystemType.Ldt, false, true)]
+    [InlineData(SystemType.Tss16Busy, false, false)]
+    [InlineData(SystemType.CallGate16, false, false)]
+    [InlineData(SystemType.TaskGate, false, false)]
+    [InlineData(SystemType.Tss32Available, true, true)]
+    [InlineData(SystemType.Tss32Busy, true, true)]
+    [InlineData(SystemType.CallGate32, true, false)]
+    [InlineData(SystemType.InterruptGate32, false, false)]
+    public void LarLslOnSystemDescriptorsInLongMode(byte type, bool lar, bool lsl)
+    {
+        using var m = new SystemMachine();
+        m.BuildLongMode();
+        m.SetDescriptor(SystemMachine.Spare, SystemMachine.Segment(0x1234, 0x567, (byte)(0x80 | type), 0));
+        m.WriteU64(SystemMachine.Gdt + SystemMachine.Spare + 8, 0);
+        m.Load(User, 64, a =>
+        {
+            a.mov(ecx, SystemMachine.Spare);
+            a.lar(eax, ecx);
+            a.setz(__byte_ptr[SystemMachine.Data]);
+            a.lsl(ebx, ecx);
+            a.setz(__byte_ptr[SystemMachine.Data + 1]);
+            a.hlt();
+        });
+        Assert.Equal(RunExit.Halted, m.Machine.Run());
+        var flags = new byte[2];
+        m.Machine.Memory.Read(SystemMachine.Data, flags);
+        Assert.Equal(lar, flags[0] == 1);
+        Assert.Equal(lsl, flags[1] == 1);
+    }
+
     /// <summary>Code and data segments: VERR needs readable, VERW writable data; conforming code ignores DPL.</summary>
     [Theory]
     [InlineData(0x90, 3, 0, 0, 0, 0)]  // read-only data, DPL 0, RPL 3: DPL < RPL, invisible
