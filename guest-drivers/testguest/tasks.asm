@@ -2,7 +2,8 @@
 ; "Interrupt Tasks", Vol. 2A CALL/IRET/INT n/LAR/LSL, Vol. 2B VERR/VERW): CALL to a TSS and IRET with NT back
 ; through the link, an INT through an IDT task gate, #DF through a task gate (as 32-bit Linux handles it) whose
 ; task fixes up the faulting one, a 16-bit TSS (FS/GS nulled), 16-bit interrupt and call gates, conforming code
-; entered from ring 3, and LAR/LSL/VERR/VERW over every descriptor type.
+; entered from ring 3, LAR/LSL/VERR/VERW over every descriptor type, and a task whose TSS holds another CR3 under PAE
+; paging (its PDPTEs and a flushed TLB).
 ; Then segment limits (SDM 5.3): string operands, far RET/IRET frames and an expand-down stack whose interrupt
 ; frame does not fit, escalating #SS to #DF. QEMU 7.2 TCG does not check segment limits of data and stack
 ; accesses, so that part runs only on other engines, with "~ " lines (lib32.inc), and the exit status decides.
@@ -31,6 +32,7 @@ multiboot_header
 
 entry32
     load_flat32
+    require_cpuid 1, CPUID_EDX, 6, "PAE (CPUID.01h:EDX bit 6)"
     println "tasks: 32-bit protected mode"
     clts
     ; the guest's task A, then B, C, D (32-bit) and the 16-bit one
@@ -84,6 +86,7 @@ entry32
     call gates16
     call conforming_ring3
     call lar_lsl_verr_verw
+    call pae_task_cr3
     call limits
     jmp finish
 
@@ -405,6 +408,75 @@ lar_lsl_verr_verw:
     probe_check 0x12, PROBE, 15             ; not present: the checks ignore P
     ret
 
+; --- a task switch under PAE paging loads CR3 from the new TSS: new PDPTEs, and a flushed TLB (SDM 4.4.1, 4.10.4.1) ---
+; Linear 40000000h (PDPTE 1) maps physical 200000h under pdpt_a and 400000h under pdpt_b; the first GiB is identity.
+pae_task_cr3:
+    mov dword [0x200000], 0x11111111
+    mov dword [0x400000], 0x22222222
+    mov edi, pd_identity
+    xor eax, eax
+    mov eax, 0x83                           ; present, writable, 2 MiB
+    mov ecx, 512
+.fill:
+    mov [edi], eax
+    mov dword [edi + 4], 0
+    add eax, 0x200000
+    add edi, 8
+    loop .fill
+    mov dword [pd_a], 0x200083
+    mov dword [pd_b], 0x400083
+    mov dword [pdpt_a], pd_identity + 1
+    mov dword [pdpt_a + 8], pd_a + 1
+    mov dword [pdpt_b], pd_identity + 1
+    mov dword [pdpt_b + 8], pd_b + 1
+    mov edi, tss_b
+    mov eax, task_e
+    mov edx, b_stack_top
+    call init_tss32
+    mov dword [tss_b + 28], pdpt_b
+    mov dword [tss_a + 28], pdpt_a          ; not saved by the switch: the return loads it from here
+    mov eax, cr4
+    or eax, 0x20
+    mov cr4, eax
+    mov eax, pdpt_a
+    mov cr3, eax
+    mov eax, cr0
+    or eax, 0x80000000
+    mov cr0, eax
+    mov eax, [0x40000000]                   ; cached in the TLB under pdpt_a
+    mov [pae_before], eax
+    call TSS_B:0
+    mov eax, [0x40000000]
+    mov [pae_after], eax
+    mov eax, cr3
+    mov [pae_cr3_after], eax
+    mov eax, cr0
+    and eax, 0x7FFFFFFF
+    mov cr0, eax
+    mov eax, cr4
+    and eax, ~0x20
+    mov cr4, eax
+    clts
+    mov eax, [pae_before]
+    check "PAE: 40000000h in task A", 0x11111111
+    mov eax, [pae_e]
+    check "PAE: 40000000h in the task with the other CR3", 0x22222222
+    mov eax, [pae_e_cr3]
+    check "PAE: CR3 in that task", pdpt_b
+    mov eax, [pae_after]
+    check "PAE: 40000000h back in task A", 0x11111111
+    mov eax, [pae_cr3_after]
+    check "PAE: CR3 back in task A", pdpt_a
+    ret
+
+task_e:
+    mov eax, [0x40000000]
+    mov [pae_e], eax
+    mov eax, cr3
+    mov [pae_e_cr3], eax
+    iretd
+    jmp task_e
+
 ; --- segment limits (not checked by QEMU 7.2 TCG: skipped there) ---
 limits:
     mov eax, 0x40000000
@@ -686,6 +758,11 @@ conf_sub_cs:    dd 0
 probe_lar:      dd 0
 probe_lsl:      dd 0
 stack_limit:    dd 0
+pae_before:     dd 0
+pae_after:      dd 0
+pae_e:          dd 0
+pae_e_cr3:      dd 0
+pae_cr3_after:  dd 0
 saved_esp:      dd 0
 fault_esp:      dd 0
 lib32_data
@@ -698,6 +775,12 @@ tss_b:  resb 104
 tss_c:  resb 104
 tss_d:  resb 104
 tss16:  resb 44
+    alignb 4096
+pd_identity: resb 4096
+pd_a:   resb 4096
+pd_b:   resb 4096
+pdpt_a: resb 32
+pdpt_b: resb 32
     alignb 4096
 scratch: resb 8192
         resb 4096
