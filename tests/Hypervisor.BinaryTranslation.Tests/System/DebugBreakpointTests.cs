@@ -205,6 +205,39 @@ public class DebugBreakpointTests
         Assert.Equal(RunExit.Halted, m.Run());
     }
 
+    /// <summary>REP OUTSB through a watched port: the trap follows the first iteration, RIP on the instruction.</summary>
+    [Fact]
+    public void IoBreakpointInRepOutsTrapsAfterTheIteration()
+    {
+        var io = new RecordingIo();
+        using var m = new TestMachine(io: io);
+        m.Load(a => a.rep.outsb());
+        m.Cpu.Architectural.Cr4 |= ControlRegisters.Cr4De;
+        m.Cpu.Gpr(1) = 4;
+        m.Cpu.Gpr(2) = 0x80;
+        m.Cpu.Gpr(6) = Data;
+        Arm(m, Dr7(0, 2, 0), 0x80);
+        ExpectDebug(m, TestMachine.CodeBase, Dr6Clear | 1);
+        Assert.Equal(3UL, m.Cpu.Gpr(1));
+        Assert.Single(io.Writes);
+    }
+
+    /// <summary>A data breakpoint hit by MOV SS itself is held until after the next instruction (SDM Vol. 3, 6.8.3).</summary>
+    [Fact]
+    public void DataBreakpointHitByMovSsIsDeliveredAfterTheNextInstruction()
+    {
+        using var m = new TestMachine(16);
+        m.Load(a =>
+        {
+            a.mov(ss, __word_ptr[bx]);
+            a.nop();
+            a.nop();
+        }, bits: 16);
+        m.Cpu.Gpr(3) = Data;
+        Arm(m, Dr7(0, 3, 1), Data);
+        ExpectDebug(m, TestMachine.CodeBase + 3, Dr6Clear | 1);
+    }
+
     [Fact]
     public void CpuidAdvertisesDeAndCr4DeMakesDr4Undefined()
     {
