@@ -15,7 +15,7 @@
 #               reads the host's file, writes a new one (L1 checks it with e2fsck -fn and debugfs), /dev/hwrng,
 #               text both ways on the port
 # hv-net        two hv guests on a VM-to-VM link (--net socket) ping each other; a third pings L1 through TAP
-# hv-bios       `hv run --accel kvm --bios`: Debian's SeaBIOS boots the MBR test guest from a virtio disk, and
+# hv-bios       `hv run --accel kvm --bios`: Debian's SeaBIOS with 2 vCPUs boots the MBR test guest from a virtio disk, and
 #               pam.bin checks the reset state and the PAM shadow RAM (guest-drivers/testguest/build-bios-guests.sh)
 # hv-dd         (not in the default set) dd of 256 MiB to and from a virtio disk; prints NESTED-DD lines
 # compare       (not in the default set) the linux-smp guest under hv's KVM backend and under QEMU, 3 rounds
