@@ -5,8 +5,10 @@ tests/cli/serial-console.sh). Modes:
   pipe-late   commands go into the pipe after the guest printed "hv-init: ready"
   pty         hv runs on a pseudo-terminal (raw mode); after "hv-init: ready" the commands are typed a key at a
               time, then one is pasted in a single write, then Ctrl-A h is asked for
+  pty-quit    hv on a pseudo-terminal; after "hv-init: ready", Ctrl-A x quits hv at once
 Each command prints a marker computed by the guest shell ($((6*7)) and friends), so an echo of the typed input
-never counts as the answer. The run ends with "exit" (the guest powers off) and hv must exit 0.
+never counts as the answer. The run ends with "exit" (the guest powers off) and hv must exit 0. On a terminal,
+hv must leave it with the settings it found.
 Prints one line "PASS ..." or "FAIL ..." and exits 0 or 1."""
 import os, pty, select, subprocess, sys, time, termios, tty
 
@@ -18,11 +20,16 @@ def main():
     paste = b"echo hv-mark-$((7*7))-c; echo hv-mark-$((7*8))-d\n"
     if mode == "pty":
         answers += [b"hv-mark-49-c", b"hv-mark-56-d", b"Ctrl-A x        quit hv"]
+    if mode == "pty-quit":
+        answers = []
+    on_pty = mode.startswith("pty")
+    saved = None
     start = time.monotonic()
     out = bytearray()
     with open(log, "wb") as logf:
-        if mode == "pty":
+        if on_pty:
             master, slave = pty.openpty()
+            saved = termios.tcgetattr(slave)
             proc = subprocess.Popen(hv, stdin=slave, stdout=slave, stderr=logf, start_new_session=True)
             os.close(slave)
             read_fd, write_fd = master, master
@@ -37,6 +44,9 @@ def main():
                 os.write(write_fd, c)
             pending = []
         ready_at = None
+        seen = set()  # markers found so far; each chunk is searched with a little overlap, not the whole output
+        def saw(marker):
+            return marker in seen
         stage = 0  # pty: 0 typing, 1 paste sent, 2 help asked, 3 exit sent
         def elapsed():
             return time.monotonic() - start
@@ -54,8 +64,11 @@ def main():
                 else:
                     out += chunk
                     logf.write(chunk)
-                    logf.flush()
-            if ready_at is None and b"hv-init: ready" in out:
+                    window = bytes(out[-(len(chunk) + 64):])
+                    for marker in answers + [b"hv-init: ready"]:
+                        if marker not in seen and marker in window:
+                            seen.add(marker)
+            if ready_at is None and saw(b"hv-init: ready"):
                 ready_at = elapsed()
                 # Let the shell start its line editor; the check is that input is not lost either way.
                 time.sleep(0.5)
@@ -63,6 +76,9 @@ def main():
                     for c in pending + [b"exit\n"]:
                         os.write(write_fd, c)
                     pending = []
+                elif mode == "pty-quit":
+                    os.write(write_fd, b"\x01x")
+                    stage = 3
                 elif mode == "pty":
                     for c in pending:
                         for key in c:
@@ -70,25 +86,36 @@ def main():
                             time.sleep(0.02)
                     os.write(write_fd, paste)
                     stage = 1
-            if mode == "pty" and stage == 1 and all(a in out for a in answers[:4]):
+            if mode == "pty" and stage == 1 and all(saw(a) for a in answers[:4]):
                 os.write(write_fd, b"\x01h")
                 stage = 2
-            if mode == "pty" and stage == 2 and answers[4] in out:
+            if mode == "pty" and stage == 2 and saw(answers[4]):
                 os.write(write_fd, b"exit\n")
                 stage = 3
-            if mode != "pty" and all(a in out for a in answers) and proc.poll() is not None:
+            if not on_pty and all(saw(a) for a in answers) and proc.poll() is not None:
                 break
         try:
             status = proc.wait(timeout=max(1, deadline - time.monotonic()) if not eof else 30)
         except subprocess.TimeoutExpired:
             proc.kill()
             status = "killed"
-        if mode != "pty":
+        problems = []
+        if on_pty:
+            # The master reports the terminal's settings; hv in raw mode had changed them.
+            if termios.tcgetattr(master) != saved:
+                problems.append("terminal settings not restored")
+            os.close(master)
+        else:
             os.close(write_fd)
-    missing = [a.decode() for a in answers if a not in out]
+    if mode == "pty-quit":
+        with open(log, "rb") as f:
+            if b"hv: terminated (Ctrl-A x)" not in f.read():
+                problems.append("no 'hv: terminated (Ctrl-A x)'")
+    missing = [a.decode() for a in answers if not saw(a)]
     ready = f"{ready_at:.1f}" if ready_at is not None else "never"
-    if missing or status != 0:
-        print(f"FAIL {mode}: ready at {ready} s, hv status {status}, missing {missing}, after {elapsed():.1f} s")
+    if missing or status != 0 or problems:
+        print(f"FAIL {mode}: ready at {ready} s, hv status {status}, missing {missing} {problems}, "
+              f"after {elapsed():.1f} s")
         return 1
     print(f"PASS {mode}: ready at {ready} s, all answers, hv exit 0 after {elapsed():.1f} s")
     return 0

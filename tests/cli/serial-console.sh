@@ -4,22 +4,24 @@
 #   pipe-early  the commands and "exit" piped into hv before the guest has booted
 #   pipe-late   the commands piped after the guest printed "hv-init: ready"
 #   pty         hv on a pseudo-terminal (raw mode): keys typed one at a time, a pasted line, Ctrl-A h
-# Each command's answer is computed by the guest shell, and hv must exit 0 after the guest's poweroff.
-#   tests/cli/serial-console.sh [-n RUNS] [--load N] [--modes "pipe-early pipe-late pty"] [--accel bt|kvm]
+#   pty-quit    hv on a pseudo-terminal, Ctrl-A x once the guest is up
+# Each command's answer is computed by the guest shell, hv must exit 0 after the guest's poweroff (or Ctrl-A x)
+# and leave a terminal with the settings it found.
+#   tests/cli/serial-console.sh [-n RUNS] [--load N] [--modes "pipe-early pipe-late pty pty-quit"] [--accel bt|kvm]
 # --load N runs N busy loops beside the guest (host load, as a CI run next to it). HV_CONSOLE_TIMEOUT bounds one
 # run (seconds, default 600). Ends with "serial-console: P passed, F failed"; logs of failures stay in
 # HV_CONSOLE_LOG (default: a temporary directory, printed).
 set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/../bt/lib.sh"
 
-runs=1 load=0 modes="pipe-early pipe-late pty" accel=bt
+runs=1 load=0 modes="pipe-early pipe-late pty pty-quit" accel=bt
 while [[ $# -gt 0 ]]; do
     case $1 in
         -n) runs=$2; shift 2 ;;
         --load) load=$2; shift 2 ;;
         --modes) modes=$2; shift 2 ;;
         --accel) accel=$2; shift 2 ;;
-        -h|--help) sed -n '2,12p' "$0"; exit 0 ;;
+        -h|--help) sed -n '2,14p' "$0"; exit 0 ;;
         *) bt_die "unknown argument '$1' (see --help)" ;;
     esac
 done
@@ -60,7 +62,8 @@ for ((run = 1; run <= runs; run++)); do
             failed=$((failed + 1))
             result="$result (log: $log)"
         fi
-        printf 'run %d/%d (load %d): %s\n' "$run" "$runs" "$load" "$result"
+        printf 'run %d/%d (%d busy loops, host load %s): %s\n' "$run" "$runs" "$load" \
+            "$(cut -d' ' -f1 /proc/loadavg)" "$result"
     done
 done
 stop_load
