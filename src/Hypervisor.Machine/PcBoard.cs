@@ -75,24 +75,27 @@ public sealed class PcBoard : IDisposable
         else
         {
             BiosBoot.AddFirmwareConfigFiles(FwCfg, config, memory, _diskSlots, _netSlots);
-            if (config.DebugConsolePath is { } log)
-            {
-                Stream stream;
-                try
-                {
-                    stream = new FileStream(log, FileMode.Create, FileAccess.Write, FileShare.Read);
-                }
-                catch (Exception e) when (e is IOException or UnauthorizedAccessException)
-                {
-                    throw new MachineConfigurationException($"--debugcon {log}: {e.Message}", e);
-                }
-                Own(new DebugCon(stream)).RegisterPorts(ports);
-            }
-            else
-            {
-                new DebugCon(null).RegisterPorts(ports);
-            }
         }
+        AddDebugConsole(config, ports);
+    }
+
+    /// <summary>
+    /// isa-debugcon at 0x402 when --debugcon asks for it (QEMU's -device isa-debugcon): firmware writes its log
+    /// there whether or not anything listens, and without the device the writes go nowhere, as on QEMU.
+    /// </summary>
+    private void AddDebugConsole(MachineConfig config, PortIoBus ports)
+    {
+        if (config.DebugConsolePath is not { } log) return;
+        Stream stream;
+        try
+        {
+            stream = new FileStream(log, FileMode.Create, FileAccess.Write, FileShare.Read);
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            throw new MachineConfigurationException($"--debugcon {log}: {e.Message}", e);
+        }
+        Own(new DebugCon(stream)).RegisterPorts(ports);
     }
 
     public CmosRtc Rtc { get; }
