@@ -12,12 +12,16 @@ namespace Hypervisor.Devices.Legacy;
 /// backend at once, so THR and the transmitter are always empty again by the next access.
 /// The interrupt output reaches the PIC only through OUT2, as on every PC serial card.
 /// <para>
-/// The host end of the line is a terminal that honours RTS/CTS hardware flow control (EIA-232): it sends only
-/// while the guest asserts RTS (MCR bit 1) and otherwise keeps what was typed or piped, so nothing is lost to
-/// the guest's driver setup. Linux raises RTS only once the port is open and ready (serial_core's
-/// uart_port_startup), after its probe and startup have reset the FIFOs and read RBR to clear it; bytes the
-/// UART had taken before then would be thrown away. The same line gives back-pressure: a full receiver, or a
-/// driver that drops RTS to throttle, makes the host wait, as QEMU's chardev can_receive does.
+/// The host end of the line is a terminal that follows the guest's use of the modem-control lines (EIA-232).
+/// A guest that raises DTR or RTS drives the handshake, and the host then honours RTS/CTS flow control: it
+/// sends only while RTS is asserted and otherwise keeps what was typed or piped. Linux does this: its console
+/// setup raises DTR first, and it raises RTS only once the port is open and ready (serial_core's
+/// uart_port_startup), after its probe and startup have reset the FIFOs and read RBR; bytes the UART had taken
+/// before then would be thrown away. The same line gives back-pressure: a full receiver, or a driver that drops
+/// RTS to throttle, makes the host wait, as QEMU's chardev can_receive does.
+/// A guest that never touches DTR/RTS (SeaBIOS's serial console, boot loaders and small kernels that poll the
+/// line status) is on a three-wire line without handshake: the host sends from the moment the guest first
+/// reads LSR to look for input, as QEMU would. Until one of the two happens after a reset, input is held.
 /// </para>
 /// </summary>
 public sealed class Serial16550 : IBusDevice, IDisposable
@@ -82,6 +86,18 @@ public sealed class Serial16550 : IBusDevice, IDisposable
     private bool _timeoutPending;
     private bool _irqLevel;
     private bool _disposed;
+    private LineHandshake _handshake;
+
+    /// <summary>How the host end of the line decides when it may send (see the class remarks).</summary>
+    private enum LineHandshake : byte
+    {
+        /// <summary>After reset: the guest has shown neither a handshake nor a polling reader; input is held.</summary>
+        Undecided,
+        /// <summary>The guest drives DTR/RTS: the host sends while RTS is asserted.</summary>
+        RtsCts,
+        /// <summary>The guest polls LSR without ever driving DTR/RTS: the host sends whenever there is room.</summary>
+        ThreeWire,
+    }
 
     public Serial16550(ushort basePort, int irq, IInterruptController interrupts, ICharacterBackend backend,
         VirtualClock clock)
@@ -127,6 +143,7 @@ public sealed class Serial16550 : IBusDevice, IDisposable
             _ier = 0;
             _lcr = 0;
             _mcr = 0;
+            _handshake = LineHandshake.Undecided;
             _fcr = 0;
             _lsrErrors = 0;
             _rxHead = _rxCount = 0;
@@ -215,6 +232,11 @@ public sealed class Serial16550 : IBusDevice, IDisposable
                 return _mcr;
             case Lsr:
             {
+                if (_handshake == LineHandshake.Undecided)
+                {
+                    _handshake = LineHandshake.ThreeWire;
+                    FillFromHost();
+                }
                 byte lsr = LineStatus();
                 _lsrErrors = 0; // OE, PE, FE and BI are cleared by the read that reports them
                 return lsr;
@@ -264,6 +286,7 @@ public sealed class Serial16550 : IBusDevice, IDisposable
             case Mcr:
             {
                 _mcr = (byte)(value & 0x1F);
+                if ((_mcr & (McrDtr | McrRts)) != 0) _handshake = LineHandshake.RtsCts;
                 UpdateModemInputs();
                 FillFromHost(); // RTS raised or loopback left: the host may send what it holds
                 return -1;
@@ -371,13 +394,20 @@ public sealed class Serial16550 : IBusDevice, IDisposable
     }
 
     /// <summary>
-    /// Moves held host input into the receiver while the guest asserts RTS and the receiver has room. The host
-    /// side has no baud rate, so instead of overrunning the FIFO the bytes wait here, as they would in a real
-    /// terminal's output queue. Loopback disconnects the serial input (datasheet MCR bit 4).
+    /// Moves held host input into the receiver while the line's handshake lets the host send and the receiver
+    /// has room. The host side has no baud rate, so instead of overrunning the FIFO the bytes wait here, as they
+    /// would in a real terminal's output queue. Loopback disconnects the serial input (datasheet MCR bit 4).
     /// </summary>
     private void FillFromHost()
     {
-        if ((_mcr & (McrRts | McrLoop)) != McrRts) return;
+        if ((_mcr & McrLoop) != 0) return;
+        bool clearToSend = _handshake switch
+        {
+            LineHandshake.RtsCts => (_mcr & McrRts) != 0,
+            LineHandshake.ThreeWire => true,
+            _ => false,
+        };
+        if (!clearToSend) return;
         while (_hostInput.Count > 0 && _rxCount < RxCapacity) ReceiveCharacter(_hostInput.Dequeue(), isBreak: false);
     }
 

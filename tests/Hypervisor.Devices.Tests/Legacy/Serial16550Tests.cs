@@ -351,6 +351,44 @@ public class Serial16550Tests
     }
 
     [Fact]
+    public void PollingGuestThatNeverDrivesDtrOrRtsGetsInputFromItsFirstLineStatusRead()
+    {
+        _backend.Send("\u001b[B"u8); // typed before the guest looked: held, no interrupt source
+        Assert.Equal(0x01, _bus.In8(Iir));
+        // SeaBIOS's serial console: 8N1 and FIFOs on, MCR never written, then it polls LSR for input.
+        _bus.Out8(Lcr, 0x03);
+        _bus.Out8(Fcr, 0x01);
+        var received = new List<byte>();
+        while ((_bus.In8(Lsr) & 0x01) != 0) received.Add(_bus.In8(Thr));
+        Assert.Equal("\u001b[B"u8.ToArray(), received.ToArray());
+        _backend.Send("\r"u8); // a three-wire line: later input arrives at once
+        Assert.Equal(0x61, _bus.In8(Lsr));
+        Assert.Equal((byte)'\r', _bus.In8(Thr));
+    }
+
+    [Fact]
+    public void AGuestThatTakesOverDtrAfterPollingGetsFlowControl()
+    {
+        Assert.Equal(0x60, _bus.In8(Lsr)); // a firmware polled: three-wire
+        _bus.Out8(Mcr, 0x01); // then Linux's console setup raises DTR: the handshake is now RTS/CTS
+        _backend.Send("ls\n"u8);
+        Assert.Equal(0x60, _bus.In8(Lsr));
+        _bus.Out8(Mcr, 0x0B);
+        Assert.Equal(0x61, _bus.In8(Lsr));
+    }
+
+    [Fact]
+    public void ResetForgetsTheHandshakeAndHoldsInputAgain()
+    {
+        _bus.Out8(Mcr, 0x0B);
+        _uart.Reset();
+        _backend.Send("x"u8);
+        _bus.Out8(Ier, 0x01);
+        Assert.Equal(0x01, _bus.In8(Iir)); // held until the rebooted guest shows how it reads the line
+        Assert.Equal(0x61, _bus.In8(Lsr)); // polling it: three-wire
+    }
+
+    [Fact]
     public void ThreIsRaisedOnTheRisingEdgeOfEtbeiOnly()
     {
         _bus.Out8(Mcr, 0x08);
