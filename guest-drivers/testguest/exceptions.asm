@@ -386,27 +386,11 @@ long_mode_tests:
     inc ecx
     cmp ecx, 512
     jb .pte
-    mov eax, cr4
-    or eax, 1 << 5
-    mov cr4, eax
-    mov eax, pml4
-    mov cr3, eax
-    mov ecx, EFER
-    rdmsr
-    or eax, 1 << 8 | 1 << 0         ; LME, SCE
-    wrmsr
-    mov eax, cr0
-    or eax, 1 << 31
-    mov cr0, eax
+    enter_long_mode pml4, 1 << 8 | 1 << 0 ; LME, SCE
     jmp CODE64_SEL:.long64
     bits 64
 .long64:
-    mov ax, DATA64_SEL
-    mov ds, ax
-    mov es, ax
-    mov ss, ax
-    mov fs, ax
-    mov gs, ax
+    load_data_segments64 DATA64_SEL
     mov esp, esp
     call idt64_init
     println64 "exceptions: 64-bit mode"

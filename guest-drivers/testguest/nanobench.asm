@@ -39,18 +39,7 @@ entry32
     inc ecx
     cmp ecx, 512
     jb .pte
-    mov eax, cr4
-    or eax, 1 << 5
-    mov cr4, eax
-    mov eax, pml4
-    mov cr3, eax
-    mov ecx, EFER
-    rdmsr
-    or eax, 1 << 8 | 1 << 0
-    wrmsr
-    mov eax, cr0
-    or eax, 1 << 31
-    mov cr0, eax
+    enter_long_mode pml4, 1 << 8 | 1 << 0
     jmp CODE64_SEL:long64
 
     bits 64

@@ -318,18 +318,7 @@ four_level:
     je .no1g
     mov dword [lm_pdpt + 8], P | RW | PS
 .no1g:
-    mov eax, cr4
-    or eax, 1 << 5
-    mov cr4, eax
-    mov eax, lm_pml4
-    mov cr3, eax
-    mov ecx, EFER
-    rdmsr
-    or eax, 1 << 8
-    wrmsr
-    mov eax, cr0
-    or eax, 1 << 31
-    mov cr0, eax
+    enter_long_mode lm_pml4, 1 << 8
     jmp CODE64_SEL:.long64
     bits 64
 .long64:
