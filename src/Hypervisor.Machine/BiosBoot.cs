@@ -62,12 +62,7 @@ public static class BiosBoot
     /// The power-on state (Intel SDM Vol. 3, 10.1.1 Table 10-1): real mode, CS F000 with base FFFF0000, RIP FFF0,
     /// EDX the processor signature CPUID leaf 1 reports in EAX.
     /// </summary>
-    public static CpuState ResetState(uint signature)
-    {
-        var state = CpuState.CreateReset();
-        state.Rdx = signature;
-        return state;
-    }
+    public static CpuState ResetState(uint signature) => CpuState.CreateReset(signature);
 
     /// <summary>The fw_cfg files SeaBIOS reads under QEMU (src/fw/paravirt.c, src/boot.c, src/sercon.c).</summary>
     public static void AddFirmwareConfigFiles(FwCfg fwCfg, MachineConfig config, GuestMemory memory,

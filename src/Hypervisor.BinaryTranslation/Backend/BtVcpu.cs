@@ -46,12 +46,13 @@ public sealed class BtVcpu : IVcpu
             // CPUID reports the APIC ID the firmware tables give this vCPU (its index) and its own package.
             Cpuid = new Instructions.CpuidModel { ApicId = (uint)index, CpuCount = vm.Setup.CpuCount },
         };
-        _interpreter = new Interpreter(_cpu);
+        // A guest spinning with PAUSE waits for another vCPU: RunSlice hands the turn over (QEMU TCG's helper_pause).
+        _interpreter = new Interpreter(_cpu) { YieldOnPause = true };
         _traceEvents = vm.Options.Trace;
         _trace = vm.Options.TraceWriter ?? Console.Error;
         _port.Wakeup += RequestInterruptCheck;
         // An AP starts in wait-for-SIPI (its LAPIC says so); the BSP's state comes from SetState.
-        var reset = CpuState.CreateReset();
+        var reset = CpuState.CreateReset(_cpu.Cpuid.Signature);
         if (_port.IsWaitingForSipi) reset.RunState = RunState.WaitForSipi;
         _cpu.Load(reset);
     }
@@ -187,6 +188,10 @@ public sealed class BtVcpu : IVcpu
                         _halted = true;
                         Trace(BtTraceEvents.Halt, "HLT");
                         return null;
+                    case RunExit.Yielded:
+                        // A spin-wait: the vCPU it waits for may be the one waiting for this turn. Alone, run on.
+                        if (gate.HasWaiters) return null;
+                        break;
                     case RunExit.Stopped:
                     case RunExit.BudgetExhausted:
                         break;
@@ -299,19 +304,14 @@ public sealed class BtVcpu : IVcpu
             $"(last: {BtTrace.Describe(_cpu.Exception)})\n{SafeDump()}");
 
     /// <summary>
-    /// INIT (SDM Vol. 3, Table 10-1): the CPU registers to their power-up values except that x87/SSE state and
-    /// most MSRs survive; the LAPIC already did its part. An AP then waits for SIPI; the BSP restarts at the
-    /// reset vector, as KVM does.
+    /// INIT (SDM Vol. 3, Table 10-1, <see cref="CpuState.CreateInit"/>): the registers to their RESET values, EDX
+    /// the CPUID signature, while x87/SSE state, CR0.CD/NW and the MSRs survive; the LAPIC already did its part.
+    /// An AP then waits for SIPI; the BSP restarts at the reset vector, as KVM does.
     /// </summary>
     private void Init()
     {
         Trace(BtTraceEvents.Halt, "INIT");
-        var old = _cpu.Save();
-        var s = CpuState.CreateReset();
-        old.FxSave.CopyTo(s.FxSave, 0);
-        foreach (var (msr, value) in old.Msrs) s.Msrs[msr] = value;
-        s.Efer = 0;
-        s.ApicBase = old.ApicBase;
+        var s = CpuState.CreateInit(_cpu.Save(), _cpu.Cpuid.Signature);
         LoadCpu(s);
         _halted = false;
         _cpu.NmiBlocked = false;

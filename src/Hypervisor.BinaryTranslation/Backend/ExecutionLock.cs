@@ -17,6 +17,9 @@ public sealed class ExecutionLock
     /// <summary>A running vCPU hands over at its next slice end only when someone waits.</summary>
     public bool HasWaiters => WaitingCount > 0;
 
+    /// <summary>Turns that have ended (<see cref="Exit"/> calls): how often vCPUs handed over or stopped.</summary>
+    public long CompletedTurns => Interlocked.Read(ref _serving);
+
     public void Enter()
     {
         long ticket = Interlocked.Increment(ref _nextTicket) - 1;

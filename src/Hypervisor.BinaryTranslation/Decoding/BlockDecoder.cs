@@ -148,7 +148,8 @@ public sealed unsafe class BlockDecoder
         }
         // Instructions that may change how the next ones decode or whether interrupts are taken (POPF can set
         // TF, a segment load can change CS.D or SS.B) end the block, so the next lookup sees the new mode.
-        if (ins.Mnemonic is Mnemonic.Hlt or Mnemonic.Popf or Mnemonic.Sti or Mnemonic.Cli) return true;
+        // PAUSE ends its block so the vCPU can offer its turn at the boundary (Misc.Pause).
+        if (ins.Mnemonic is Mnemonic.Hlt or Mnemonic.Pause or Mnemonic.Popf or Mnemonic.Sti or Mnemonic.Cli) return true;
         bool writesSegment = ins.OpCount > 0 && ins.Op0Kind == OpKind.Register && ins.Op0Register.IsSegmentRegister();
         return writesSegment && ins.Mnemonic is Mnemonic.Mov or Mnemonic.Pop;
     }

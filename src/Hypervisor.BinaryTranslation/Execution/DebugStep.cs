@@ -77,7 +77,7 @@ public sealed unsafe partial class Interpreter
         }
         c.RepIterationLimit = Strings.IterationsPerChunk;
 
-        bool halted = false, stepTrap = false;
+        bool halted = false, stepTrap = false, yielded = false;
         switch (c.Exit)
         {
             case ExitKind.Exception:
@@ -103,6 +103,10 @@ public sealed unsafe partial class Interpreter
             case ExitKind.StepTrap:
                 c.Exit = ExitKind.None;
                 stepTrap = true;
+                break;
+            case ExitKind.Yield:
+                c.Exit = ExitKind.None;
+                yielded = YieldOnPause;
                 break;
         }
         c.InstructionsRetired++;
@@ -137,7 +141,7 @@ public sealed unsafe partial class Interpreter
             RaiseStepTrap(c, dr6);
             return RunExit.Exception;
         }
-        return halted ? RunExit.Halted : null;
+        return halted ? RunExit.Halted : yielded ? RunExit.Yielded : null;
     }
 
     /// <summary>A trap-class #DB after a completed instruction (RIP past it): DR6 gets the conditions.</summary>

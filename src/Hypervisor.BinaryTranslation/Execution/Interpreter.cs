@@ -20,6 +20,12 @@ public enum RunExit
 
     /// <summary><see cref="Interpreter.RequestStop"/> was called.</summary>
     Stopped,
+
+    /// <summary>
+    /// PAUSE retired with <see cref="Interpreter.YieldOnPause"/> set (RIP past it): the guest spins, waiting for
+    /// something another vCPU or a device must do.
+    /// </summary>
+    Yielded,
 }
 
 /// <summary>
@@ -65,6 +71,12 @@ public sealed unsafe partial class Interpreter
     /// instructions that can set IF end their block, so the interrupt is taken at the architectural boundary.
     /// </summary>
     public bool StopWhenInterruptible { get; set; }
+
+    /// <summary>
+    /// Makes <see cref="Run"/> return <see cref="RunExit.Yielded"/> after each PAUSE, so a backend that runs
+    /// vCPUs in turns can hand the turn over to the one a spin loop waits for. Off, PAUSE only ends its block.
+    /// </summary>
+    public bool YieldOnPause { get; set; }
 
     public RunExit Run(long maxInstructions)
     {
@@ -139,6 +151,11 @@ public sealed unsafe partial class Interpreter
                     c.InstructionsRetired += index + 1;
                     RaiseStepTrap(c, 0);
                     return RunExit.Exception;
+                case ExitKind.Yield:
+                    c.Exit = ExitKind.None;
+                    c.InstructionsRetired += index + 1;
+                    if (YieldOnPause) return RunExit.Yielded;
+                    break;
             }
         }
     }

@@ -20,6 +20,18 @@ public static unsafe class Misc
         return false;
     }
 
+    /// <summary>
+    /// PAUSE: architecturally a NOP (any mode, any CPL), but its purpose is a spin-wait loop's hint. The vCPUs
+    /// take turns on one execution lock, so a spinning vCPU must end its turn for the one it waits on to run:
+    /// the block ends here and the backend hands the lock over if another vCPU waits (it costs a lone vCPU a
+    /// block boundary, nothing more).
+    /// </summary>
+    public static bool Pause(CpuContext c, ref Op op)
+    {
+        c.Exit = ExitKind.Yield;
+        return false;
+    }
+
     public static bool Clc(CpuContext c, ref Op op)
     {
         c.MaterializeFlags();
@@ -137,6 +149,7 @@ public static unsafe class Misc
         switch (ins.Mnemonic)
         {
             case Mnemonic.Hlt: op.Handler = &Hlt; return true;
+            case Mnemonic.Pause: op.Handler = &Pause; return true;
             // CET is not advertised: ENDBR32/64 and RDSSP lie in the reserved-NOP space (0F 1E) and execute as
             // NOPs on such a processor (Intel SDM Vol. 2A ENDBR64, Vol. 2B RDSSP); CET-built code relies on it.
             case Mnemonic.Endbr32:
@@ -144,7 +157,6 @@ public static unsafe class Misc
             case Mnemonic.Rdsspd:
             case Mnemonic.Rdsspq:
             case Mnemonic.Nop:
-            case Mnemonic.Pause:
             case Mnemonic.Lfence:
             case Mnemonic.Mfence:
             case Mnemonic.Sfence:

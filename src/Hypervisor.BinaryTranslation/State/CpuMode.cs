@@ -33,6 +33,12 @@ public enum ExitKind : byte
     /// with TF = 1 afterwards, System/DebugExceptions); RIP is past the instruction.
     /// </summary>
     StepTrap,
+
+    /// <summary>
+    /// PAUSE retired (RIP past it): the guest is spinning on a condition another vCPU must change, so this one
+    /// offers its turn (QEMU TCG's helper_pause ending the CPU's turn).
+    /// </summary>
+    Yield,
 }
 
 /// <summary>An exception raised by an instruction (Intel SDM Vol. 3, 6.3), delivered by the caller.</summary>

@@ -66,8 +66,26 @@ public sealed class CpuState
     public ulong Rsi { get => Gprs[6]; set => Gprs[6] = value; }
     public ulong Rdi { get => Gprs[7]; set => Gprs[7] = value; }
 
-    /// <summary>The power-on/RESET state (Intel SDM Vol. 3, 10.1.1): real mode at F000:FFF0, CS base FFFF0000.</summary>
-    public static CpuState CreateReset()
+    /// <summary>EDX after reset for a caller that models no particular processor: family 6, what firmware expects.</summary>
+    public const uint DefaultSignature = 0x600;
+
+    /// <summary>CR0.CD | CR0.NW: the cache-control bits INIT leaves as they are.</summary>
+    private const ulong Cr0CacheControl = 0x6000_0000;
+
+    /// <summary>CR0.ET: hardwired to 1.</summary>
+    private const ulong Cr0Et = 0x10;
+
+    /// <summary>
+    /// The power-on/RESET state (Intel SDM Vol. 3, 10.1.1, Table 10-1): real mode at F000:FFF0, CS base FFFF0000,
+    /// EDX <see cref="DefaultSignature"/>.
+    /// </summary>
+    public static CpuState CreateReset() => CreateReset(DefaultSignature);
+
+    /// <summary>
+    /// The power-on/RESET state with EDX = <paramref name="signature"/>, the processor's CPUID leaf 1 EAX (type,
+    /// family, model, stepping), which a CPU leaves in EDX after RESET and after INIT alike (SDM Table 10-1).
+    /// </summary>
+    public static CpuState CreateReset(uint signature)
     {
         var s = new CpuState
         {
@@ -86,8 +104,26 @@ public sealed class CpuState
             Tr = new SegmentRegister { Limit = 0xFFFF, Type = 11, Present = true },
         };
         s.Cs.Base = 0xFFFF_0000;
-        // EDX holds the processor signature after reset; family 6 is what firmware expects of a modern CPU.
-        s.Rdx = 0x600;
+        s.Rdx = signature;
+        return s;
+    }
+
+    /// <summary>
+    /// The state an INIT (the INIT# pin or an INIT IPI) leaves (SDM Vol. 3, 10.1 and Table 10-1): the RESET state
+    /// of <see cref="CreateReset(uint)"/> - EDX the signature, real mode at F000:FFF0, CR2-CR4, EFER and DR0-DR3
+    /// cleared - except for what INIT keeps of <paramref name="current"/>: CR0.CD/NW, the x87/MMX/SSE state
+    /// (FXSAVE and XSAVE images, XCR0), the MSRs (MTRRs, PAT, TSC, SYSENTER/SYSCALL, ...) and IA32_APIC_BASE.
+    /// The local APIC's own INIT is its device's business: the APIC page stays empty here (not applied on load).
+    /// </summary>
+    public static CpuState CreateInit(CpuState current, uint signature)
+    {
+        var s = CreateReset(signature);
+        s.Cr0 = (current.Cr0 & Cr0CacheControl) | Cr0Et;
+        current.FxSave.CopyTo(s.FxSave, 0);
+        s.XSave = (byte[]?)current.XSave?.Clone();
+        s.Xcr0 = current.Xcr0;
+        foreach (var (msr, value) in current.Msrs) s.Msrs[msr] = value;
+        s.ApicBase = current.ApicBase;
         return s;
     }
 

@@ -31,4 +31,56 @@ public class ExecutionLockTests
         Assert.Equal([0, 1, 2, 3], order);
         Assert.False(gate.HasWaiters);
     }
+
+    /// <summary>
+    /// The PAUSE hand-over: the holder exits and at once asks again, as a yielding vCPU does. The waiter must have
+    /// had its turn before the holder's next one starts, every time, however fast the holder comes back.
+    /// </summary>
+    [Fact]
+    public void AHolderThatExitsAndReentersAtOnceLetsTheWaiterInFirst()
+    {
+        var gate = new ExecutionLock();
+        const int rounds = 200;
+        int waiterTurns = 0;
+        bool stop = false;
+        gate.Enter();
+        var waiter = new Thread(() =>
+        {
+            while (true)
+            {
+                gate.Enter();
+                bool last = Volatile.Read(ref stop);
+                Interlocked.Increment(ref waiterTurns);
+                gate.Exit();
+                if (last) return;
+            }
+        });
+        waiter.Start();
+        for (int i = 0; i < rounds; i++)
+        {
+            // Wait until the waiter has taken its ticket, then hand over and ask again at once.
+            Assert.True(SpinWait.SpinUntil(() => gate.HasWaiters, TimeSpan.FromSeconds(10)), $"round {i}: no waiter");
+            int before = Volatile.Read(ref waiterTurns);
+            gate.Exit();
+            gate.Enter();
+            Assert.True(Volatile.Read(ref waiterTurns) > before, $"round {i}: the holder got the lock back first");
+        }
+        Volatile.Write(ref stop, true);
+        gate.Exit();
+        Assert.True(waiter.Join(TimeSpan.FromSeconds(10)));
+        Assert.Equal(rounds + 1 + waiterTurns, gate.CompletedTurns);
+    }
+
+    [Fact]
+    public void WithoutWaitersEnterAndExitOnlyCountTurns()
+    {
+        var gate = new ExecutionLock();
+        for (int i = 0; i < 1000; i++)
+        {
+            gate.Enter();
+            Assert.False(gate.HasWaiters);
+            gate.Exit();
+        }
+        Assert.Equal(1000, gate.CompletedTurns);
+    }
 }

@@ -22,14 +22,7 @@ public sealed class SeaBiosBootTests
     [Fact]
     public void MbrGuestBootsUnderHvBtAsUnderQemuTcg()
     {
-        var qemu = ProcessRun.Run("qemu-system-x86_64",
-        [
-            "-nodefaults", "-accel", "tcg", "-m", "128", "-bios", SeaBios, "-display", "none", "-serial", "stdio",
-            "-monitor", "none", "-no-reboot", "-net", "none", "-device", "isa-debug-exit,iobase=0xf4,iosize=0x04",
-            "-drive", $"file={MbrDisk},if=virtio,format=raw,readonly=on",
-            // What hv gives SeaBIOS when there is no VGA (QEMU does the same for -nographic).
-            "-fw_cfg", $"name=etc/sercon-port,file={SerconPortFile}",
-        ], Timeout);
+        var qemu = QemuMbr();
         var hv = HvBt(MbrDisk);
 
         Assert.True(qemu.ExitCode == GuestOracleTests.StatusPassed, "QEMU: " + qemu);
@@ -37,6 +30,30 @@ public sealed class SeaBiosBootTests
         Assert.Contains("SeaBIOS (version", expected);
         Assert.Contains("hv-mbr: all checks passe", expected);
         Assert.True(hv.ExitCode == GuestOracleTests.StatusPassed, "hv: " + hv);
+        Assert.Equal(expected, GuestRunner.SerialLines(hv));
+    }
+
+    /// <summary>
+    /// Two CPUs: SeaBIOS's smp_scan wakes the AP with INIT/SIPI and waits for it in a PAUSE loop that releases
+    /// and retakes a shared lock two instructions apart, so on the BT backend the AP runs only because PAUSE
+    /// hands it the execution lock. Both firmware logs must count the two CPUs; the console must be QEMU's.
+    /// </summary>
+    [Fact]
+    public void MbrGuestBootsWithTwoCpusUnderHvBtAsUnderQemuTcgSmp2()
+    {
+        string qemuLog = Path.Combine(Disks.Value, $"debugcon-qemu-{Guid.NewGuid():N}.log");
+        string hvLog = Path.Combine(Disks.Value, $"debugcon-hv-{Guid.NewGuid():N}.log");
+        var qemu = QemuMbr("-smp", "2", "-chardev", $"file,id=seabios,path={qemuLog}",
+            "-device", "isa-debugcon,iobase=0x402,chardev=seabios");
+        var hv = HvBt(MbrDisk, "--cpus", "2", "--debugcon", hvLog);
+
+        Assert.True(qemu.ExitCode == GuestOracleTests.StatusPassed, "QEMU: " + qemu);
+        const string found = "Found 2 cpu(s) max supported 2 cpu(s)";
+        Assert.Contains(found, File.ReadAllText(qemuLog));
+        string expected = GuestRunner.SerialLines(qemu);
+        Assert.Contains("hv-mbr: all checks passe", expected);
+        Assert.True(hv.ExitCode == GuestOracleTests.StatusPassed, "hv: " + hv);
+        Assert.Contains(found, File.ReadAllText(hvLog));
         Assert.Equal(expected, GuestRunner.SerialLines(hv));
     }
 
@@ -85,6 +102,16 @@ public sealed class SeaBiosBootTests
         Assert.True(hv.ExitCode == GuestOracleTests.StatusPassed, "hv: " + hv);
         Assert.Equal(GuestRunner.SerialLines(qemu), GuestRunner.SerialLines(hv));
     }
+
+    private static ProcessResult QemuMbr(params string[] extra) =>
+        ProcessRun.Run("qemu-system-x86_64",
+        [
+            "-nodefaults", "-accel", "tcg", "-m", "128", "-bios", SeaBios, "-display", "none", "-serial", "stdio",
+            "-monitor", "none", "-no-reboot", "-net", "none", "-device", "isa-debug-exit,iobase=0xf4,iosize=0x04",
+            "-drive", $"file={MbrDisk},if=virtio,format=raw,readonly=on",
+            // What hv gives SeaBIOS when there is no VGA (QEMU does the same for -nographic).
+            "-fw_cfg", $"name=etc/sercon-port,file={SerconPortFile}", .. extra,
+        ], Timeout);
 
     private static ProcessResult HvBt(string disk, params string[] extra) => RunHv(SeaBios, disk, extra);
 
