@@ -62,22 +62,24 @@ bt_hv_binary() {
 
 # bt_run_linux VMM INITRAMFS TEST [extra cmdline]: boots Linux with hv.test=TEST under VMM (hv or qemu), the
 # serial console on stdout, stdin from /dev/null. The exit status is the VMM's. HV_BT_TIMEOUT (seconds, default
-# 600) bounds the run. BT_DISK=PATH attaches a read-only virtio-blk disk (/dev/vda in the guest).
+# 600) bounds the run. BT_DISK=PATH attaches a read-only virtio-blk disk (/dev/vda in the guest). BT_CPUS=N
+# gives the guest N vCPUs (default 1).
 bt_run_linux() {
     local vmm=$1 initramfs=$2 test=$3 extra=${4:-}
     local cmdline="console=ttyS0 quiet panic=-1 hv.test=$test${extra:+ $extra}"
     local timeout=${HV_BT_TIMEOUT:-600}
+    local cpus=${BT_CPUS:-1}
     local disk=()
     case $vmm in
         hv)
             [[ -n ${BT_DISK:-} ]] && disk=(--disk "$BT_DISK,readonly")
             timeout --kill-after=10 "$timeout" "${bt_hv:?bt_hv is not set}" run --accel bt \
                 --kernel "$bt_images/vmlinuz" --initrd "$initramfs" --cmdline "$cmdline" \
-                --memory 512M --serial stdio --no-reboot "${disk[@]}" </dev/null
+                --memory 512M --cpus "$cpus" --serial stdio --no-reboot "${disk[@]}" </dev/null
             ;;
         qemu)
             [[ -n ${BT_DISK:-} ]] && disk=(-drive "file=$BT_DISK,if=virtio,format=raw,readonly=on")
-            timeout --kill-after=10 "$timeout" qemu-system-x86_64 -accel tcg -m 512 -display none \
+            timeout --kill-after=10 "$timeout" qemu-system-x86_64 -accel tcg -m 512 -smp "$cpus" -display none \
                 -serial stdio -monitor none -no-reboot -net none "${disk[@]}" \
                 -kernel "$bt_images/vmlinuz" -initrd "$initramfs" -append "$cmdline" </dev/null
             ;;
