@@ -4,7 +4,7 @@ set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 out=${1:-$here/out}
 mkdir -p "$out"
-guests=(hello triplefault modes exceptions paging timers smc decode tasks debug nanobench)
+guests=(hello triplefault modes exceptions paging timers smc decode tasks debug smp nanobench)
 built=()
 for guest in "${guests[@]}"; do
     nasm -f elf32 -w-zext-reloc -I "$here/" -o "$out/$guest.o" "$here/$guest.asm"

@@ -54,7 +54,19 @@ public sealed class SeaBiosBootTests
         Assert.Contains("hv-mbr: all checks passe", expected);
         Assert.True(hv.ExitCode == GuestOracleTests.StatusPassed, "hv: " + hv);
         Assert.Contains(found, File.ReadAllText(hvLog));
-        Assert.Equal(expected, GuestRunner.SerialLines(hv));
+        Assert.Equal(UpToVerdict(expected), UpToVerdict(GuestRunner.SerialLines(hv)));
+    }
+
+    /// <summary>
+    /// The console up to the guest's verdict. SeaBIOS's serial console holds back the last characters it was
+    /// given (sercon's lazy output) until its next idle pass, so whether "passed" is complete when the guest
+    /// leaves through isa-debug-exit depends on timing, under QEMU (which usually cuts it) and hv alike.
+    /// </summary>
+    private static string UpToVerdict(string serial)
+    {
+        const string verdict = "hv-mbr: all checks passe";
+        int at = serial.IndexOf(verdict, StringComparison.Ordinal);
+        return at < 0 ? serial : serial[..(at + verdict.Length)];
     }
 
     [Fact]

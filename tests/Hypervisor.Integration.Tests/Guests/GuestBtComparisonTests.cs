@@ -6,7 +6,7 @@ namespace Hypervisor.Integration.Tests.Guests;
 /// </summary>
 public sealed class GuestBtComparisonTests
 {
-    public static TheoryData<string> Guests => new() { "hello", "modes", "exceptions", "paging", "timers", "smc", "decode", "tasks", "debug" };
+    public static TheoryData<string> Guests => new() { "hello", "modes", "exceptions", "paging", "timers", "smc", "decode", "tasks", "debug", "smp" };
 
     [Theory]
     [MemberData(nameof(Guests))]

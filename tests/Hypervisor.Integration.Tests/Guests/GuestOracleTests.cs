@@ -8,7 +8,7 @@ public sealed class GuestOracleTests
 {
     public const int StatusPassed = (0x21 << 1) | 1;
 
-    public static TheoryData<string> SelfCheckingGuests => new() { "modes", "exceptions", "paging", "timers", "smc", "decode", "tasks", "debug" };
+    public static TheoryData<string> SelfCheckingGuests => new() { "modes", "exceptions", "paging", "timers", "smc", "decode", "tasks", "debug", "smp" };
 
     [Theory]
     [MemberData(nameof(SelfCheckingGuests))]

@@ -17,10 +17,13 @@ public static class GuestRunner
 
     private static readonly TimeSpan Timeout = TimeSpan.FromSeconds(120);
 
+    /// <summary>vCPUs a guest runs with: smp needs a second CPU to wake; the others run on one.</summary>
+    public static int CpusFor(string guest) => guest == "smp" ? 2 : 1;
+
     public static ProcessResult Qemu(string guest) =>
         ProcessRun.Run("qemu-system-x86_64",
         [
-            "-accel", "tcg", "-cpu", QemuCpu, "-m", "64", "-display", "none", "-serial", "stdio", "-monitor", "none",
+            "-accel", "tcg", "-cpu", QemuCpu, "-smp", CpusFor(guest).ToString(), "-m", "64", "-display", "none", "-serial", "stdio", "-monitor", "none",
             "-no-reboot", "-net", "none", "-device", "isa-debug-exit,iobase=0xf4,iosize=0x04",
             "-kernel", TestGuestBuild.PathOf(guest),
         ], Timeout);
@@ -28,8 +31,8 @@ public static class GuestRunner
     public static ProcessResult HvBt(string guest) =>
         ProcessRun.Run(Path.Combine(Repository.Root, "hv"),
         [
-            "run", "--accel", "bt", "--memory", "64M", "--serial", "stdio", "--no-reboot",
-            "--kernel", TestGuestBuild.PathOf(guest),
+            "run", "--accel", "bt", "--cpus", CpusFor(guest).ToString(), "--memory", "64M", "--serial", "stdio",
+            "--no-reboot", "--kernel", TestGuestBuild.PathOf(guest),
         ], Timeout);
 
     /// <summary>The serial text with line endings normalised, so CR/LF handling of the two VMMs' stdout cannot differ.</summary>
