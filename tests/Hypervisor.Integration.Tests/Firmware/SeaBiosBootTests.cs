@@ -30,7 +30,7 @@ public sealed class SeaBiosBootTests
         Assert.Contains("SeaBIOS (version", expected);
         Assert.Contains("hv-mbr: all checks passe", expected);
         Assert.True(hv.ExitCode == GuestOracleTests.StatusPassed, "hv: " + hv);
-        Assert.Equal(expected, GuestRunner.SerialLines(hv));
+        Assert.Equal(UpToVerdict(expected), UpToVerdict(GuestRunner.SerialLines(hv)));
     }
 
     /// <summary>
