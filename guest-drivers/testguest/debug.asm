@@ -492,17 +492,6 @@ db_handler64:
     pop rax
     iretq
 
-; make_system_descriptor64: 16-byte TSS descriptor; EDI descriptor, EAX base (< 4 GiB), ECX limit, DL type.
-make_system_descriptor64:
-    mov [rdi], cx
-    mov [rdi + 2], ax
-    shr eax, 16
-    mov [rdi + 4], al
-    mov [rdi + 5], dl
-    mov byte [rdi + 6], 0
-    mov [rdi + 7], ah
-    mov qword [rdi + 8], 0
-    ret
     bits 32
 
 ; db_reset: forget recorded #DBs and clear DR6's condition bits.

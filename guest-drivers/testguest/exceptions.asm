@@ -537,17 +537,6 @@ int80_handler64:
     check64 "int 0x80 stack from tss.rsp0", kstack_top - 40
     jmp finish64
 
-; make_system_descriptor64: 16-byte TSS descriptor; EDI descriptor, EAX base (< 4 GiB), ECX limit, DL type.
-make_system_descriptor64:
-    mov [rdi], cx
-    mov [rdi + 2], ax
-    shr eax, 16
-    mov [rdi + 4], al
-    mov [rdi + 5], dl
-    mov byte [rdi + 6], 0
-    mov [rdi + 7], ah
-    mov qword [rdi + 8], 0
-    ret
     bits 32
 
 lib32_routines
